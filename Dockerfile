@@ -1,0 +1,58 @@
+# syntax=docker/dockerfile:1
+# The gameserver image: a Rust builder stage that compiles only the game
+# server (the provisioner's AWS SDK crates are never built here), then a slim
+# Debian runtime with the binary, a non-root user and a health check.
+#
+# Multi-arch: prod runs on Graviton (m6g), dev on x86 (t3), so build both:
+#   docker buildx build --platform linux/amd64,linux/arm64 -t IMAGE --push .
+
+ARG RUST_VERSION=1.95
+ARG DEBIAN=bookworm
+
+FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS builder
+WORKDIR /src
+# Manifests first so the dependency layer is cached across source edits.
+COPY Cargo.toml Cargo.lock ./
+COPY gameserver/Cargo.toml gameserver/Cargo.toml
+COPY provisioner/Cargo.toml provisioner/Cargo.toml
+RUN mkdir -p gameserver/src/bin gameserver/benches provisioner/src provisioner/benches \
+ && echo 'fn main() {}' > gameserver/src/main.rs \
+ && echo 'fn main() {}' > gameserver/src/bin/spaaace-load.rs \
+ && echo '' > gameserver/src/lib.rs \
+ && echo 'fn main() {}' > gameserver/benches/rooms.rs \
+ && echo 'fn main() {}' > provisioner/src/main.rs \
+ && echo '' > provisioner/src/lib.rs \
+ && echo 'fn main() {}' > provisioner/benches/reconcile.rs \
+ && cargo build --release --locked -p gameserver --bin gameserver \
+ && rm -rf gameserver/src
+COPY gameserver gameserver
+# The stubs above are older than the real sources; touch so cargo rebuilds.
+RUN touch gameserver/src/main.rs gameserver/src/lib.rs \
+ && cargo build --release --locked -p gameserver --bin gameserver \
+ && cp target/release/gameserver /usr/local/bin/gameserver
+
+FROM debian:${DEBIAN}-slim AS runtime
+# ca-certificates: rediss:// to ElastiCache verifies the server certificate.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin spaaace
+COPY --from=builder /usr/local/bin/gameserver /usr/local/bin/gameserver
+# No curl in the image: bash's /dev/tcp speaks just enough HTTP to read the
+# status line of /health. The same script is the ECS container health check.
+RUN printf '%s\n' \
+  '#!/bin/bash' \
+  '# Exit 0 when GET /health on this container answers 200.' \
+  'exec 3<>"/dev/tcp/127.0.0.1/${PORT:-3000}" || exit 1' \
+  'printf "GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3' \
+  'IFS=" " read -r -t 4 _ status _ <&3 || exit 1' \
+  '[ "$status" = "200" ]' \
+  > /usr/local/bin/healthcheck \
+ && chmod 0755 /usr/local/bin/healthcheck
+USER 10001:10001
+ENV PORT=3000 NODE_ENV=production
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
+  CMD ["/usr/local/bin/healthcheck"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/local/bin/gameserver"]
