@@ -267,6 +267,7 @@
     status: 'connecting',
     fatalError: null,
     reconnects: 0,
+    lastCloseCode: null,
     attempt: 0,
     consts: null,
     size: { w: 3000, h: 3000 },
@@ -559,6 +560,7 @@
     }
 
     function closed(code, reason, byUs = false) {
+      G.lastCloseCode = code;
       const wasConnected = G.status === 'connected';
       G.alive = false;
       G.base = null;
@@ -998,6 +1000,9 @@
     ctx.lineWidth = 1;
     ctx.fillRect(x0, y0, size, size);
     ctx.strokeRect(x0 + 0.5, y0 + 0.5, size - 1, size - 1);
+    ctx.beginPath();
+    ctx.rect(x0, y0, size, size);
+    ctx.clip();
     for (const ship of G.ships.values()) {
       if (ship.id === G.shipId) continue;
       const p = ship.drawn || latest(ship);
@@ -1007,7 +1012,12 @@
     const vw = (w / scale) * k;
     const vh = (h / scale) * k;
     ctx.strokeStyle = 'rgba(255, 255, 255, 0.25)';
-    ctx.strokeRect(x0 + cam.x * k - vw / 2, y0 + cam.y * k - vh / 2, vw, vh);
+    // The view wraps too: draw its rectangle once per side it crosses.
+    for (const ox of [-size, 0, size]) {
+      for (const oy of [-size, 0, size]) {
+        ctx.strokeRect(x0 + ox + cam.x * k - vw / 2, y0 + oy + cam.y * k - vh / 2, vw, vh);
+      }
+    }
     if (ownPos) {
       ctx.fillStyle = '#7ff6ff';
       ctx.beginPath();
@@ -1229,6 +1239,7 @@
         alive: G.alive,
         resumed: G.resumed,
         reconnects: G.reconnects,
+        lastCloseCode: G.lastCloseCode,
         name: mine ? mine.name : null,
         kills: mine ? mine.kills : 0,
         deaths: G.deaths,

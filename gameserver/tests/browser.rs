@@ -1,0 +1,318 @@
+//! The browser client in Debian's headless chromium against the real server:
+//! the page loads, draws, joins, flies on a key press, and reconnects by itself.
+
+mod cdp;
+mod common;
+
+use cdp::{Chromium, Page};
+use common::GameServer;
+use futures_util::{SinkExt, StreamExt};
+use gameserver::protocol::{ClientMessage, Join, ServerMessage, WorldMirror};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+/// Bound on every wait for the page or the server (a loaded 2-core machine is slow).
+const LIMIT: Duration = Duration::from_secs(20);
+const WORLD: f64 = 3000.0;
+const SCREENSHOT: &str = "/tmp/spaaace.png";
+
+fn launch_chromium() -> Chromium {
+    Chromium::launch().unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn open_page(chromium: &Chromium, url: &str) -> Page {
+    let page = Page::open(chromium.ws_url(), 1280, 720)
+        .await
+        .unwrap_or_else(|e| panic!("opening a tab: {e}"));
+    page.navigate(url)
+        .await
+        .unwrap_or_else(|e| panic!("navigating to {url}: {e}"));
+    page
+}
+
+/// Shortest signed difference b - a across the wrapping world edge.
+fn ring_delta(a: f64, b: f64) -> f64 {
+    let d = (b - a).rem_euclid(WORLD);
+    if d >= WORLD / 2.0 {
+        d - WORLD
+    } else {
+        d
+    }
+}
+
+fn num(v: &Value, pointer: &str) -> f64 {
+    v.pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("client state has no number at {pointer}: {v}"))
+}
+
+const JOINED: &str = "(() => { const s = window.spaaace && window.spaaace.state();
+  return s && s.connected && s.shipId > 0 && s.serverShip && s.name ? s : null; })()";
+
+/// Counts lit pixels on the whole canvas and own-ship-cyan pixels around its centre,
+/// where the camera keeps the own ship.
+const CANVAS_DRAWN: &str = "(() => {
+  const c = document.getElementById('game');
+  const g = c.getContext('2d');
+  const all = g.getImageData(0, 0, c.width, c.height).data;
+  let lit = 0;
+  for (let i = 0; i < all.length; i += 4) if (all[i] + all[i + 1] + all[i + 2] > 90) lit++;
+  const r = 40;
+  const mid = g.getImageData((c.width >> 1) - r, (c.height >> 1) - r, 2 * r, 2 * r).data;
+  let own = 0;
+  for (let i = 0; i < mid.length; i += 4) if (mid[i] < 140 && mid[i + 1] > 170 && mid[i + 2] > 200) own++;
+  return lit > 500 && own > 120 ? { lit, own } : null; })()";
+
+/// A second player speaking the protocol directly: it keeps its own copy of the room
+/// from the server's updates, independent of the page's JavaScript decoder.
+struct Observer {
+    mirror: Arc<Mutex<WorldMirror>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Observer {
+    async fn join(url: &str, room: &str) -> Observer {
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .unwrap_or_else(|e| panic!("observer connecting to {url}: {e}"));
+        let (mut tx, mut rx) = ws.split();
+        let join = ClientMessage::Join(Join {
+            room: room.into(),
+            name: "Observer".into(),
+            token: String::new(),
+        });
+        tx.send(Message::binary(join.encode()))
+            .await
+            .unwrap_or_else(|e| panic!("observer sending join: {e}"));
+        let mirror = Arc::new(Mutex::new(WorldMirror::default()));
+        let shared = mirror.clone();
+        let task = tokio::spawn(async move {
+            let _keep_open = tx;
+            while let Some(Ok(msg)) = rx.next().await {
+                let Message::Binary(frame) = msg else {
+                    continue;
+                };
+                match ServerMessage::decode(&frame) {
+                    Ok(ServerMessage::Update { body, .. }) => {
+                        if let Err(e) = shared.lock().expect("mirror lock").apply(&body) {
+                            panic!("observer: server update does not fit the mirror: {e}");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("observer: undecodable server frame: {e}"),
+                }
+            }
+        });
+        Observer { mirror, task }
+    }
+
+    /// Polls the mirror until `pred` holds for the ship `id` (bounded by LIMIT).
+    async fn wait_ship(&self, what: &str, id: u32, pred: impl Fn(f64, f64) -> bool) -> (f64, f64) {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.mirror.lock().expect("mirror lock").ships.get(&id) {
+                if pred(s.x, s.y) {
+                    return (s.x, s.y);
+                }
+            }
+            assert!(
+                !self.task.is_finished(),
+                "observer connection ended while waiting for {what}"
+            );
+            assert!(
+                start.elapsed() < LIMIT,
+                "timed out after {LIMIT:?} waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_draws_joins_and_flies_the_own_ship_on_arrow_up() {
+    let chromium = launch_chromium();
+    let server = GameServer::start(&["--bots", "0"], &[]);
+    let page = open_page(&chromium, &server.http_url("/?room=browser&name=Tester")).await;
+
+    let joined = page
+        .wait_for("the page to join with a ship", JOINED, LIMIT)
+        .await;
+    assert_eq!(
+        joined["name"], "Tester",
+        "the ?name= parameter reaches the scoreboard"
+    );
+    assert_eq!(joined["room"], "browser");
+    let ship_id = num(&joined, "/shipId") as u32;
+    let drawn = page
+        .wait_for("the canvas to draw the own ship", CANVAS_DRAWN, LIMIT)
+        .await;
+    eprintln!("canvas: {drawn}");
+
+    let observer = Observer::join(&server.ws_url(), "browser").await;
+    let (x0, y0) = observer
+        .wait_ship("the observer to see the page's ship", ship_id, |_, _| true)
+        .await;
+    let seen = page
+        .wait_for(
+            "the page to show the observer's ship",
+            "(() => { const s = window.spaaace.state(); return s.ships === 2 ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    // No bots and no input yet: the ship has not moved since it spawned.
+    assert!(
+        (num(&seen, "/serverShip/x") - x0).abs() < 0.1,
+        "page and observer agree on x: {seen}"
+    );
+    assert!(
+        (num(&seen, "/serverShip/y") - y0).abs() < 0.1,
+        "page and observer agree on y: {seen}"
+    );
+
+    page.key("keyDown", "ArrowUp")
+        .await
+        .expect("pressing ArrowUp");
+    let moved = page
+        .wait_for(
+            "the server to move the own ship after ArrowUp",
+            &format!(
+                "(() => {{ const s = window.spaaace.state(); if (!s.serverShip || s.lastInputSeq === 0) return null;
+                  const d = (a, b) => {{ let v = (b - a) % {WORLD}; if (v >= {WORLD} / 2) v -= {WORLD}; if (v < -{WORLD} / 2) v += {WORLD}; return v; }};
+                  return Math.hypot(d({x0}, s.serverShip.x), d({y0}, s.serverShip.y)) > 5 ? s : null; }})()"
+            ),
+            LIMIT,
+        )
+        .await;
+    page.screenshot(Path::new(SCREENSHOT))
+        .await
+        .expect("screenshot");
+    page.key("keyUp", "ArrowUp")
+        .await
+        .expect("releasing ArrowUp");
+
+    // A new ship points along +y (angle 90), so thrust moves it down, not sideways.
+    let (dx, dy) = (
+        ring_delta(x0, num(&moved, "/serverShip/x")),
+        ring_delta(y0, num(&moved, "/serverShip/y")),
+    );
+    assert!(
+        dy > 5.0 && dx.abs() < 0.5,
+        "thrust moved the ship by ({dx}, {dy}): {moved}"
+    );
+    assert!(num(&moved, "/inputSeq") >= num(&moved, "/lastInputSeq"));
+    // The prediction stays close to what the server confirms.
+    let (px, py) = (num(&moved, "/myShip/x"), num(&moved, "/myShip/y"));
+    let gap = ring_delta(px, num(&moved, "/serverShip/x"))
+        .hypot(ring_delta(py, num(&moved, "/serverShip/y")));
+    assert!(
+        gap < 40.0,
+        "predicted ship {gap} units from the server's: {moved}"
+    );
+
+    // The observer, decoding with the Rust codec, sees the same move.
+    let (x1, y1) = observer
+        .wait_ship("the observer to see the ship move down", ship_id, |_, y| {
+            ring_delta(y0, y) > 5.0
+        })
+        .await;
+    assert!(
+        ring_delta(x0, x1).abs() < 0.5,
+        "observer saw a sideways move to ({x1}, {y1})"
+    );
+
+    let errors = page.errors();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_resumes_with_its_token_and_reconnects_by_itself() {
+    let chromium = launch_chromium();
+    let mut server = GameServer::start(&["--bots", "0"], &[]);
+    let port = server.port;
+    let page = open_page(&chromium, &server.http_url("/?room=comeback")).await;
+    let first = page.wait_for("the page to join", JOINED, LIMIT).await;
+    assert_eq!(first["resumed"], false, "{first}");
+
+    // A reload keeps sessionStorage: the page presents its token and gets its player back.
+    page.call("Page.reload", serde_json::json!({}))
+        .await
+        .expect("reloading");
+    let again = page
+        .wait_for(
+            "the reloaded page to resume its player",
+            "(() => { const s = window.spaaace && window.spaaace.state();
+               return s && s.connected && s.resumed && s.serverShip ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    assert_eq!(again["playerId"], first["playerId"], "{again}");
+    assert_eq!(again["shipId"], first["shipId"], "{again}");
+
+    // SIGTERM: the server closes sockets with 4000 and exits; the page retries on its own.
+    page.eval("window.samePage = true")
+        .await
+        .expect("marking the page");
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(term.success(), "kill -TERM {} failed", server.pid());
+    let exit = server
+        .child_mut()
+        .wait()
+        .expect("waiting for the server to exit");
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit}");
+    page.wait_for(
+        "the page to notice the lost server",
+        "window.spaaace.state().status === 'reconnecting'",
+        LIMIT,
+    )
+    .await;
+    let closed = page
+        .eval("window.spaaace.state().lastCloseCode")
+        .await
+        .expect("reading the close code");
+    assert_eq!(
+        closed, 4000,
+        "a graceful shutdown closes with 4000 (server restarting)"
+    );
+    let server = GameServer::start_on(port, &["--bots", "0"], &[]);
+    let back = page
+        .wait_for(
+            "the page to reconnect and get a ship again",
+            "(() => { const s = window.spaaace.state();
+               return window.samePage === true && s.connected && s.reconnects >= 1 && s.shipId > 0 && s.updates > 0 ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    assert_eq!(back["error"], Value::Null, "{back}");
+
+    // A refused room is final: the page shows why instead of retrying.
+    let bad = open_page(&chromium, &server.http_url("/?room=no%20spaces!")).await;
+    let failed = bad
+        .wait_for(
+            "the page to give up on an invalid room",
+            "(() => { const s = window.spaaace.state(); return s.status === 'failed' ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    let why = failed["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("4004") && why.contains("invalid room"),
+        "the error says what failed: {failed}"
+    );
+    let shown = bad
+        .eval("document.getElementById('fatal').hidden ? null : document.getElementById('fatal-text').textContent")
+        .await
+        .expect("reading the error overlay");
+    assert_eq!(shown.as_str(), Some(why), "the overlay shows the error");
+}

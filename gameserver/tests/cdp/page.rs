@@ -1,0 +1,233 @@
+//! One browser tab: navigate, evaluate script, press keys, capture, collect errors.
+
+use super::connection::{Connection, Event};
+use super::CdpError;
+use base64::Engine;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub struct Page {
+    conn: Arc<Connection>,
+    session: String,
+}
+
+/// What a keyboard key is called in `Input.dispatchKeyEvent`.
+struct Key {
+    key: &'static str,
+    code: &'static str,
+    key_code: u32,
+}
+
+const KEYS: &[Key] = &[
+    Key {
+        key: "ArrowUp",
+        code: "ArrowUp",
+        key_code: 38,
+    },
+    Key {
+        key: "ArrowLeft",
+        code: "ArrowLeft",
+        key_code: 37,
+    },
+    Key {
+        key: "ArrowRight",
+        code: "ArrowRight",
+        key_code: 39,
+    },
+    Key {
+        key: " ",
+        code: "Space",
+        key_code: 32,
+    },
+    Key {
+        key: "Enter",
+        code: "Enter",
+        key_code: 13,
+    },
+];
+
+impl Page {
+    /// Opens a new tab of the browser at `browser_ws_url` with a `width` x `height` viewport.
+    pub async fn open(browser_ws_url: &str, width: u32, height: u32) -> Result<Page, CdpError> {
+        let conn = Arc::new(Connection::open(browser_ws_url).await?);
+        let target = conn
+            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
+            .await?;
+        let target_id = str_field(&target, "targetId", "Target.createTarget")?;
+        let attached = conn
+            .call(
+                None,
+                "Target.attachToTarget",
+                json!({ "targetId": target_id, "flatten": true }),
+            )
+            .await?;
+        let session = str_field(&attached, "sessionId", "Target.attachToTarget")?;
+        let page = Page { conn, session };
+        for domain in ["Runtime.enable", "Log.enable", "Page.enable"] {
+            page.call(domain, json!({})).await?;
+        }
+        page.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await?;
+        Ok(page)
+    }
+
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, CdpError> {
+        self.conn.call(Some(&self.session), method, params).await
+    }
+
+    pub async fn navigate(&self, url: &str) -> Result<(), CdpError> {
+        let reply = self.call("Page.navigate", json!({ "url": url })).await?;
+        if let Some(err) = reply.get("errorText").and_then(Value::as_str) {
+            return Err(CdpError::Command {
+                method: format!("Page.navigate {url}"),
+                message: err.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Evaluates `expression` in the page and returns its value (promises awaited).
+    pub async fn eval(&self, expression: &str) -> Result<Value, CdpError> {
+        let reply = self
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+            )
+            .await?;
+        if let Some(details) = reply.get("exceptionDetails") {
+            let message = details
+                .pointer("/exception/description")
+                .and_then(Value::as_str)
+                .or_else(|| details.get("text").and_then(Value::as_str))
+                .unwrap_or("unknown exception");
+            return Err(CdpError::Script {
+                expression: expression.to_string(),
+                message: message.to_string(),
+            });
+        }
+        Ok(reply
+            .pointer("/result/value")
+            .cloned()
+            .unwrap_or(Value::Null))
+    }
+
+    /// Polls `expression` until it yields something other than null/false/undefined and
+    /// returns it; a script error counts as "not yet" (the page may still be loading).
+    /// Panics naming `what` and the last value seen when `limit` passes.
+    pub async fn wait_for(&self, what: &str, expression: &str, limit: Duration) -> Value {
+        let start = Instant::now();
+        let mut last = String::from("(nothing yet)");
+        loop {
+            match self.eval(expression).await {
+                Ok(Value::Null) | Ok(Value::Bool(false)) => {}
+                Ok(value) => return value,
+                Err(e) => last = e.to_string(),
+            }
+            if start.elapsed() > limit {
+                let state = self
+                    .eval("window.spaaace ? window.spaaace.state() : null")
+                    .await
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|e| e.to_string());
+                panic!("timed out after {limit:?} waiting for {what}; last error: {last}; client state: {state}");
+            }
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+    }
+
+    /// Sends a key press or release ("keyDown" / "keyUp") as the keyboard would.
+    pub async fn key(&self, kind: &str, key: &str) -> Result<(), CdpError> {
+        let k = KEYS
+            .iter()
+            .find(|k| k.key == key || k.code == key)
+            .ok_or_else(|| CdpError::Command {
+                method: "Input.dispatchKeyEvent".into(),
+                message: format!("the driver does not know key {key:?}"),
+            })?;
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({
+                "type": kind,
+                "key": k.key,
+                "code": k.code,
+                "windowsVirtualKeyCode": k.key_code,
+                "nativeVirtualKeyCode": k.key_code,
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub async fn screenshot(&self, path: &Path) -> Result<(), CdpError> {
+        let method = "Page.captureScreenshot";
+        let reply = self.call(method, json!({ "format": "png" })).await?;
+        let data = str_field(&reply, "data", method)?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| CdpError::BadReply {
+                method: method.into(),
+                reply: format!("data is not base64: {e}"),
+            })?;
+        std::fs::write(path, png).map_err(|source| CdpError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Errors the page reported: uncaught exceptions, console.error, and browser log
+    /// entries of level error (failed loads, CSP, WebSocket failures).
+    pub fn errors(&self) -> Vec<String> {
+        self.conn
+            .events(&self.session)
+            .iter()
+            .filter_map(error_text)
+            .collect()
+    }
+}
+
+fn error_text(e: &Event) -> Option<String> {
+    let p = &e.params;
+    match e.method.as_str() {
+        "Runtime.exceptionThrown" => Some(format!(
+            "exception: {}",
+            p.pointer("/exceptionDetails/exception/description")
+                .or_else(|| p.pointer("/exceptionDetails/text"))
+                .map(Value::to_string)
+                .unwrap_or_else(|| p.to_string())
+        )),
+        "Runtime.consoleAPICalled" if p.get("type").and_then(Value::as_str) == Some("error") => {
+            Some(format!(
+                "console.error: {}",
+                p.get("args").map(Value::to_string).unwrap_or_default()
+            ))
+        }
+        "Log.entryAdded" if p.pointer("/entry/level").and_then(Value::as_str) == Some("error") => {
+            Some(format!(
+                "log: {} ({})",
+                p.pointer("/entry/text")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                p.pointer("/entry/url")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn str_field(reply: &Value, field: &str, method: &str) -> Result<String, CdpError> {
+    reply
+        .get(field)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| CdpError::BadReply {
+            method: method.to_string(),
+            reply: reply.to_string(),
+        })
+}
