@@ -30,6 +30,8 @@ impl GameServer {
         cmd.args(args)
             .env("PORT", port.to_string())
             .env("REDIS_ENABLED", "false")
+            // Quiet by default; a test's own RUST_LOG in `envs` wins.
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdin(Stdio::null());
         for (k, v) in envs {
             cmd.env(k, v);
@@ -43,7 +45,11 @@ impl GameServer {
     fn wait_listening(&self, limit: Duration) {
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(start.elapsed() < limit, "gameserver did not listen on {}", self.port);
+            assert!(
+                start.elapsed() < limit,
+                "gameserver did not listen on {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -74,5 +80,54 @@ impl GameServer {
 impl Drop for GameServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A plain HTTP/1.1 GET over a fresh TCP connection: (status, lower-cased headers, body).
+pub fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect for HTTP GET");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send GET");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read HTTP response");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .expect("HTTP response without header end");
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("HTTP status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    (status, headers, body.to_owned())
+}
+
+/// The value of an unlabelled Prometheus sample in a /metrics body.
+pub fn metric(body: &str, name: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+impl GameServer {
+    /// SIGTERM, as ECS stops a task; returns the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        self.child.wait().expect("wait for gameserver")
     }
 }

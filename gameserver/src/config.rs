@@ -1,0 +1,126 @@
+//! Server configuration from flags and environment (each flag has an env twin).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::room::RoomConfig;
+use crate::sim::SimConfig;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Parser, Clone, Debug)]
+#[command(
+    name = "gameserver",
+    version,
+    about = "Authoritative Spaaace game server"
+)]
+pub struct Config {
+    /// TCP port for HTTP and WebSocket.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+    /// Bots in every room.
+    #[arg(long, env = "BOTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub bots: u32,
+    /// World updates sent per second (the simulation always steps 60 times a second).
+    #[arg(long, env = "UPDATE_RATE", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=60))]
+    pub update_rate: u32,
+    /// Players per room, connected or within their reconnect grace.
+    #[arg(long, env = "MAX_PLAYERS_PER_ROOM", default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub max_players_per_room: u32,
+    /// Rooms this process runs at once.
+    #[arg(long, env = "MAX_ROOMS", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub max_rooms: u32,
+    /// WebSocket connections this process accepts at once.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2_000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_connections: u32,
+    /// A ship fires at most once per this many steps.
+    #[arg(long, env = "FIRE_COOLDOWN_STEPS", default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=6_000))]
+    pub fire_cooldown_steps: u32,
+    /// How long a disconnected player's ship and score wait for a reconnect.
+    #[arg(long, env = "RECONNECT_GRACE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3_600))]
+    pub reconnect_grace_secs: u64,
+    /// Log format; defaults to json when NODE_ENV (or APP_ENV) is "production", else human.
+    #[arg(long, env = "LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[arg(long, env = "NODE_ENV", hide = true)]
+    pub node_env: Option<String>,
+    #[arg(long, env = "APP_ENV", hide = true)]
+    pub app_env: Option<String>,
+    /// Makes every room deterministic (its world seed derives from this and the room id).
+    #[arg(long, env = "SEED")]
+    pub seed: Option<u64>,
+}
+
+impl Config {
+    pub fn log_format(&self) -> LogFormat {
+        let production = [&self.node_env, &self.app_env]
+            .into_iter()
+            .flatten()
+            .any(|env| env.eq_ignore_ascii_case("production"));
+        match self.log_format {
+            Some(format) => format,
+            None if production => LogFormat::Json,
+            None => LogFormat::Human,
+        }
+    }
+
+    pub fn room_config(&self) -> RoomConfig {
+        RoomConfig {
+            sim: SimConfig {
+                bots: self.bots,
+                fire_cooldown_steps: self.fire_cooldown_steps,
+                ..SimConfig::default()
+            },
+            update_rate: self.update_rate,
+            max_players: self.max_players_per_room as usize,
+            reconnect_grace: Duration::from_secs(self.reconnect_grace_secs),
+            seed: self.seed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_production_logs() {
+        let c = Config::try_parse_from(["gameserver"]).unwrap();
+        assert_eq!(
+            (
+                c.bots,
+                c.update_rate,
+                c.fire_cooldown_steps,
+                c.reconnect_grace_secs
+            ),
+            (3, 20, 15, 30)
+        );
+        let c = Config::try_parse_from(["gameserver", "--node-env", "production"]).unwrap();
+        assert_eq!(c.log_format(), LogFormat::Json);
+        let c = Config::try_parse_from([
+            "gameserver",
+            "--node-env",
+            "production",
+            "--log-format",
+            "human",
+        ])
+        .unwrap();
+        assert_eq!(c.log_format(), LogFormat::Human);
+    }
+
+    #[test]
+    fn refuses_out_of_range_values() {
+        assert!(Config::try_parse_from(["gameserver", "--update-rate", "0"]).is_err());
+        assert!(Config::try_parse_from(["gameserver", "--update-rate", "61"]).is_err());
+        assert!(Config::try_parse_from(["gameserver", "--bots", "-1"]).is_err());
+    }
+}

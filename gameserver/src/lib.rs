@@ -1,0 +1,17 @@
+//! The Spaaace game server. Layers, each using only those before it:
+//! `sim` (the pure game) < `protocol` (wire format, update encoder) < `room`
+//! (one fixed-step task per room, found by id in a registry) < `net` (the
+//! WebSocket endpoint) < `http` (router, health, metrics, static client).
+
+pub mod client;
+pub mod config;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod names;
+pub mod net;
+pub mod protocol;
+pub mod room;
+pub mod server;
+pub mod sim;
+pub mod token;
