@@ -1,0 +1,318 @@
+//! Every kind of bad client input against the real binary: the client gets
+//! the error and/or close code docs/protocol.md names, and a well-behaved
+//! client in the same room keeps being served.
+
+mod common;
+
+use std::time::Duration;
+
+use common::GameServer;
+use gameserver::client::{Connection, GameClient};
+use gameserver::protocol::{ClientMessage, Join, ServerMessage};
+use gameserver::sim::Input;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn join(room: &str, name: &str) -> ClientMessage {
+    ClientMessage::Join(Join {
+        room: room.into(),
+        name: name.into(),
+        token: String::new(),
+    })
+}
+
+/// The error codes received before the close, and the close code.
+async fn outcome(conn: &mut Connection) -> (Vec<u16>, Option<u16>) {
+    let (messages, close) = conn
+        .events_until_close(LIMIT)
+        .await
+        .expect("server never closed");
+    let errors = messages
+        .iter()
+        .filter_map(|m| match m {
+            ServerMessage::Error { code, .. } => Some(*code),
+            _ => None,
+        })
+        .collect();
+    (errors, close)
+}
+
+async fn raw_before_join(server: &GameServer, frame: Vec<u8>) -> (Vec<u16>, Option<u16>) {
+    let mut conn = Connection::connect(&server.ws_url()).await.unwrap();
+    conn.send_binary(frame).await.unwrap();
+    outcome(&mut conn).await
+}
+
+async fn raw_after_join(server: &GameServer, frame: Vec<u8>) -> (Vec<u16>, Option<u16>) {
+    let mut conn = Connection::connect(&server.ws_url()).await.unwrap();
+    conn.send(&join("shared", "")).await.unwrap();
+    conn.send_binary(frame).await.unwrap();
+    outcome(&mut conn).await
+}
+
+/// The bystander is still in the game: more updates keep coming.
+async fn still_served(bystander: &mut GameClient) {
+    let before = bystander.view.updates;
+    bystander
+        .pump_until(LIMIT, |v, _| v.updates >= before + 3)
+        .await
+        .expect("the well-behaved client stopped being served");
+}
+
+#[tokio::test]
+async fn each_bad_frame_costs_only_its_own_connection() {
+    let server = GameServer::start(&["--bots", "2"], &[]);
+    let mut bystander = GameClient::join(&server.ws_url(), "shared", "Bystander", "")
+        .await
+        .unwrap();
+    still_served(&mut bystander).await;
+
+    let cases: Vec<(&str, Vec<u8>, bool, Vec<u16>, Option<u16>)> = vec![
+        (
+            "truncated join",
+            vec![0x01, 1, 5, b'a'],
+            false,
+            vec![1],
+            Some(4001),
+        ),
+        ("empty frame", vec![], false, vec![1], Some(4001)),
+        (
+            "join with trailing bytes",
+            [join("shared", "").encode(), vec![0]].concat(),
+            false,
+            vec![1],
+            Some(4001),
+        ),
+        (
+            "unknown type before join",
+            vec![0x7f, 1, 2],
+            false,
+            vec![2],
+            Some(4001),
+        ),
+        (
+            "wrong protocol version",
+            vec![0x01, 2, 1, b'a', 0, 0],
+            false,
+            vec![3],
+            Some(4005),
+        ),
+        (
+            "input before join",
+            ClientMessage::Input {
+                seq: 1,
+                input: Input::default(),
+            }
+            .encode(),
+            false,
+            vec![9],
+            Some(4001),
+        ),
+        (
+            "ping before join",
+            ClientMessage::Ping { echo: 1 }.encode(),
+            false,
+            vec![9],
+            Some(4001),
+        ),
+        (
+            "room id with a space",
+            join("bad room", "").encode(),
+            false,
+            vec![5],
+            Some(4004),
+        ),
+        (
+            "room id of 33 bytes",
+            join(&"r".repeat(33), "").encode(),
+            false,
+            vec![5],
+            Some(4004),
+        ),
+        (
+            "empty room id",
+            join("", "").encode(),
+            false,
+            vec![5],
+            Some(4004),
+        ),
+        (
+            "name with markup",
+            join("shared", "<b>x</b>").encode(),
+            false,
+            vec![6],
+            Some(4004),
+        ),
+        (
+            "name of 17 characters",
+            join("shared", &"n".repeat(17)).encode(),
+            false,
+            vec![6],
+            Some(4004),
+        ),
+        (
+            "name with a leading space",
+            join("shared", " x").encode(),
+            false,
+            vec![6],
+            Some(4004),
+        ),
+        (
+            "room not UTF-8",
+            vec![0x01, 1, 2, 0xc3, 0x28, 0, 0],
+            false,
+            vec![1],
+            Some(4001),
+        ),
+        (
+            "truncated input",
+            vec![0x02, 1, 0, 0],
+            true,
+            vec![1],
+            Some(4001),
+        ),
+        (
+            "input with reserved key bits",
+            vec![0x02, 1, 0, 0, 0, 0xf0],
+            true,
+            vec![1],
+            Some(4001),
+        ),
+        (
+            "unknown type after join",
+            vec![0x42],
+            true,
+            vec![2],
+            Some(4001),
+        ),
+        (
+            "server message sent by a client",
+            vec![0x84, 0, 0, 0, 0],
+            true,
+            vec![2],
+            Some(4001),
+        ),
+        (
+            "second join",
+            join("shared", "").encode(),
+            true,
+            vec![10],
+            Some(4001),
+        ),
+        ("oversized frame", vec![0x02; 300], true, vec![], Some(1009)),
+        (
+            "oversized frame before join",
+            vec![0x01; 257],
+            false,
+            vec![],
+            Some(1009),
+        ),
+    ];
+    for (what, frame, after_join, errors, close) in cases {
+        let got = if after_join {
+            raw_after_join(&server, frame).await
+        } else {
+            raw_before_join(&server, frame).await
+        };
+        assert_eq!(got, (errors, close), "{what}");
+    }
+    still_served(&mut bystander).await;
+
+    let mut text = Connection::connect(&server.ws_url()).await.unwrap();
+    text.send_text("{\"join\":\"default\"}").await.unwrap();
+    assert_eq!(
+        outcome(&mut text).await,
+        (vec![1], Some(4001)),
+        "text frame"
+    );
+    still_served(&mut bystander).await;
+}
+
+#[tokio::test]
+async fn an_input_flood_is_trimmed_then_closed_with_4002() {
+    let server = GameServer::start(&["--bots", "0"], &[]);
+    let mut bystander = GameClient::join(&server.ws_url(), "flood", "", "")
+        .await
+        .unwrap();
+    let mut flooder = GameClient::join(&server.ws_url(), "flood", "", "")
+        .await
+        .unwrap();
+    let mut errors = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(2));
+    // ~500 inputs a second, far above twice the allowed 60, until the server closes.
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let close = loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => panic!("flood never closed"),
+            _ = tick.tick() => {
+                if flooder.send_input(Input { left: true, ..Input::default() }).await.is_err() {
+                    let (rest, close) = flooder.conn.events_until_close(LIMIT).await.unwrap();
+                    errors.extend(rest.into_iter().filter(|m| matches!(m, ServerMessage::Error { .. })));
+                    break close;
+                }
+            }
+            event = flooder.conn.next_event() => match event.unwrap() {
+                gameserver::client::Event::Message(m @ ServerMessage::Error { .. }) => errors.push(m),
+                gameserver::client::Event::Message(_) => {}
+                gameserver::client::Event::Closed { code, .. } => break code,
+            }
+        }
+    };
+    assert_eq!(close, Some(4002));
+    assert!(!errors.is_empty(), "error 4 comes before the close");
+    assert!(
+        errors
+            .iter()
+            .all(|m| matches!(m, ServerMessage::Error { code: 4, .. })),
+        "{errors:?}"
+    );
+    // At most one error 4 per second of flooding (it takes about 2 s to be closed).
+    assert!(errors.len() <= 4, "{} rate errors", errors.len());
+    still_served(&mut bystander).await;
+}
+
+#[tokio::test]
+async fn room_and_server_limits_answer_with_4003() {
+    let server = GameServer::start(
+        &[
+            "--bots",
+            "0",
+            "--max-players-per-room",
+            "2",
+            "--max-rooms",
+            "1",
+        ],
+        &[],
+    );
+    let url = server.ws_url();
+    let _a = GameClient::join(&url, "small", "", "").await.unwrap();
+    let _b = GameClient::join(&url, "small", "", "").await.unwrap();
+    let mut third = Connection::connect(&url).await.unwrap();
+    third.send(&join("small", "")).await.unwrap();
+    assert_eq!(
+        outcome(&mut third).await,
+        (vec![7], Some(4003)),
+        "room full"
+    );
+    let mut other_room = Connection::connect(&url).await.unwrap();
+    other_room.send(&join("another", "")).await.unwrap();
+    assert_eq!(
+        outcome(&mut other_room).await,
+        (vec![8], Some(4003)),
+        "server full"
+    );
+}
+
+#[tokio::test]
+async fn connections_beyond_the_limit_are_refused_before_the_upgrade() {
+    let server = GameServer::start(&["--bots", "0", "--max-connections", "1"], &[]);
+    let _only = GameClient::join(&server.ws_url(), "one", "", "")
+        .await
+        .unwrap();
+    let refused = Connection::connect(&server.ws_url()).await;
+    let message = refused
+        .err()
+        .expect("second connection accepted")
+        .to_string();
+    assert!(message.contains("503"), "{message}");
+}

@@ -1,0 +1,111 @@
+//! The HTTP surface of the real binary, and its graceful shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{http_get, metric, GameServer};
+use gameserver::client::{ClientError, GameClient};
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn serves_the_client_health_and_metrics() {
+    let server = GameServer::start(&["--bots", "1"], &[]);
+    let (status, headers, body) = http_get(server.port, "/?room=lobby");
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert_eq!(body, include_str!("../static/index.html"));
+    let (status, headers, body) = http_get(server.port, "/client.js");
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(body, include_str!("../static/client.js"));
+
+    let (status, headers, body) = http_get(server.port, "/health");
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"status":"healthy","redis":"disabled"}"#)
+    );
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert_eq!(http_get(server.port, "/nope").0, 404);
+}
+
+#[tokio::test]
+async fn metrics_show_rooms_players_and_tick_phases() {
+    let server = GameServer::start(&["--bots", "5"], &[]);
+    let mut c = GameClient::join(&server.ws_url(), "metered", "", "")
+        .await
+        .unwrap();
+    c.pump_until(Duration::from_secs(20), |v, _| v.updates >= 10)
+        .await
+        .unwrap();
+    let (status, headers, body) = http_get(server.port, "/metrics");
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    assert_eq!(metric(&body, "spaaace_rooms"), Some(1.0));
+    assert_eq!(metric(&body, "spaaace_players"), Some(1.0));
+    assert_eq!(metric(&body, "spaaace_connections"), Some(1.0));
+    // Ten updates at 20/s need at least 28 steps.
+    assert!(
+        metric(&body, "spaaace_steps_total").unwrap() >= 28.0,
+        "{body}"
+    );
+    assert!(metric(&body, "spaaace_updates_sent_total").unwrap() >= 10.0);
+    for phase in [
+        "inputs",
+        "bots",
+        "physics",
+        "collisions",
+        "timers",
+        "encode",
+    ] {
+        let count = format!("spaaace_tick_phase_seconds_count{{phase=\"{phase}\"}}");
+        assert!(metric(&body, &count).unwrap() >= 28.0, "{phase} not timed");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_closes_sockets_with_4000_and_exits_cleanly() {
+    let mut server = GameServer::start(&["--bots", "0"], &[]);
+    let mut a = GameClient::join(&server.ws_url(), "bye", "", "")
+        .await
+        .unwrap();
+    let mut b = GameClient::join(&server.ws_url(), "bye-too", "", "")
+        .await
+        .unwrap();
+    a.pump_until(Duration::from_secs(20), |v, _| v.updates >= 1)
+        .await
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = server.terminate();
+        (server, status)
+    });
+    for c in [&mut a, &mut b] {
+        let end = c.pump_until(Duration::from_secs(20), |_, _| false).await;
+        assert!(
+            matches!(
+                end,
+                Err(ClientError::Closed {
+                    code: Some(4000),
+                    ..
+                })
+            ),
+            "{end:?}"
+        );
+    }
+    let (_server, status) = status.await.unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
