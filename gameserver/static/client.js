@@ -1248,6 +1248,7 @@
         ships: G.ships.size,
         missiles: G.missiles.size,
         drawnShips: G.drawnShips || 0,
+        effects: Effects.count(),
         updates: G.updates,
         lastStep: G.lastStep,
         lastInputSeq: G.lastInputSeq,

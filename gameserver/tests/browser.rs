@@ -7,11 +7,14 @@ mod common;
 use cdp::{Chromium, Page};
 use common::GameServer;
 use futures_util::{SinkExt, StreamExt};
-use gameserver::protocol::{ClientMessage, Join, ServerMessage, WorldMirror};
+use gameserver::protocol::{ClientMessage, Join, MirrorShip, ServerMessage, WorldMirror};
+use gameserver::sim::Input;
 use serde_json::Value;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 /// Bound on every wait for the page or the server (a loaded 2-core machine is slow).
@@ -67,10 +70,14 @@ const CANVAS_DRAWN: &str = "(() => {
   return lit > 500 && own > 120 ? { lit, own } : null; })()";
 
 /// A second player speaking the protocol directly: it keeps its own copy of the room
-/// from the server's updates, independent of the page's JavaScript decoder.
+/// from the server's updates, independent of the page's JavaScript decoder, and can
+/// hunt a ship down.
 struct Observer {
     mirror: Arc<Mutex<WorldMirror>>,
-    task: tokio::task::JoinHandle<()>,
+    ship: Arc<AtomicU32>,
+    out: mpsc::UnboundedSender<Vec<u8>>,
+    tasks: [tokio::task::JoinHandle<()>; 2],
+    seq: u32,
 }
 
 impl Observer {
@@ -79,18 +86,18 @@ impl Observer {
             .await
             .unwrap_or_else(|e| panic!("observer connecting to {url}: {e}"));
         let (mut tx, mut rx) = ws.split();
-        let join = ClientMessage::Join(Join {
-            room: room.into(),
-            name: "Observer".into(),
-            token: String::new(),
+        let (out, mut outgoing) = mpsc::unbounded_channel::<Vec<u8>>();
+        let writer = tokio::spawn(async move {
+            while let Some(frame) = outgoing.recv().await {
+                if tx.send(Message::binary(frame)).await.is_err() {
+                    break;
+                }
+            }
         });
-        tx.send(Message::binary(join.encode()))
-            .await
-            .unwrap_or_else(|e| panic!("observer sending join: {e}"));
         let mirror = Arc::new(Mutex::new(WorldMirror::default()));
-        let shared = mirror.clone();
-        let task = tokio::spawn(async move {
-            let _keep_open = tx;
+        let ship = Arc::new(AtomicU32::new(0));
+        let (shared, own_ship) = (mirror.clone(), ship.clone());
+        let reader = tokio::spawn(async move {
             while let Some(Ok(msg)) = rx.next().await {
                 let Message::Binary(frame) = msg else {
                     continue;
@@ -101,12 +108,35 @@ impl Observer {
                             panic!("observer: server update does not fit the mirror: {e}");
                         }
                     }
+                    Ok(ServerMessage::Welcome(w)) => own_ship.store(w.ship_id, Ordering::Relaxed),
+                    Ok(ServerMessage::YourShip { ship_id }) => {
+                        own_ship.store(ship_id, Ordering::Relaxed)
+                    }
                     Ok(_) => {}
                     Err(e) => panic!("observer: undecodable server frame: {e}"),
                 }
             }
         });
-        Observer { mirror, task }
+        let join = ClientMessage::Join(Join {
+            room: room.into(),
+            name: "Observer".into(),
+            token: String::new(),
+        });
+        out.send(join.encode()).expect("observer writer running");
+        Observer {
+            mirror,
+            ship,
+            out,
+            tasks: [writer, reader],
+            seq: 0,
+        }
+    }
+
+    fn assert_connected(&self, what: &str) {
+        assert!(
+            self.tasks.iter().all(|t| !t.is_finished()),
+            "observer connection ended while waiting for {what}"
+        );
     }
 
     /// Polls the mirror until `pred` holds for the ship `id` (bounded by LIMIT).
@@ -118,10 +148,7 @@ impl Observer {
                     return (s.x, s.y);
                 }
             }
-            assert!(
-                !self.task.is_finished(),
-                "observer connection ended while waiting for {what}"
-            );
+            self.assert_connected(what);
             assert!(
                 start.elapsed() < LIMIT,
                 "timed out after {LIMIT:?} waiting for {what}"
@@ -129,11 +156,66 @@ impl Observer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+
+    /// Flies at the ship `target` and fires until it is gone. Steers once per server
+    /// update, from the positions the server confirmed, with the three inputs the
+    /// update interval allows (60 per second).
+    async fn hunt(&mut self, target: u32, limit: Duration) {
+        let start = Instant::now();
+        let mut last_step = u32::MAX;
+        loop {
+            let (me, them, step) = {
+                let m = self.mirror.lock().expect("mirror lock");
+                let me = m.ships.get(&self.ship.load(Ordering::Relaxed)).copied();
+                (me, m.ships.get(&target).copied(), m.step)
+            };
+            if them.is_none() && step != 0 {
+                return;
+            }
+            self.assert_connected("the hunt");
+            assert!(
+                start.elapsed() < limit,
+                "the observer did not hit ship {target} within {limit:?}"
+            );
+            if let (Some(me), Some(them), true) = (me, them, step != last_step) {
+                last_step = step;
+                self.steer(&me, &them);
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    fn steer(&mut self, me: &MirrorShip, them: &MirrorShip) {
+        let (dx, dy) = (ring_delta(me.x, them.x), ring_delta(me.y, them.y));
+        let dist = dx.hypot(dy);
+        let off = (dy.atan2(dx).to_degrees() - me.angle + 540.0).rem_euclid(360.0) - 180.0;
+        let turns = (off.abs() / 2.5).round().min(3.0) as usize;
+        for i in 0..3 {
+            let input = Input {
+                left: i < turns && off < 0.0,
+                right: i < turns && off > 0.0,
+                up: off.abs() < 30.0 && dist > 220.0,
+                fire: off.abs() < 4.0 && dist < 330.0,
+            };
+            if input != Input::default() {
+                self.seq += 1;
+                let msg = ClientMessage::Input {
+                    seq: self.seq,
+                    input,
+                };
+                self.out
+                    .send(msg.encode())
+                    .expect("observer writer running");
+            }
+        }
+    }
 }
 
 impl Drop for Observer {
     fn drop(&mut self) {
-        self.task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -315,4 +397,57 @@ async fn page_resumes_with_its_token_and_reconnects_by_itself() {
         .await
         .expect("reading the error overlay");
     assert_eq!(shown.as_str(), Some(why), "the overlay shows the error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroyed_ship_explodes_and_enter_flies_again() {
+    let chromium = launch_chromium();
+    let server = GameServer::start(&["--bots", "0"], &[]);
+    let page = open_page(&chromium, &server.http_url("/?room=duel&name=Target")).await;
+    let joined = page
+        .wait_for("the page to join with a ship", JOINED, LIMIT)
+        .await;
+    let first_ship = num(&joined, "/shipId") as u32;
+
+    let mut hunter = Observer::join(&server.ws_url(), "duel").await;
+    // Crossing the world at top speed takes about 12 s; aiming and firing take a few more.
+    hunter.hunt(first_ship, Duration::from_secs(60)).await;
+
+    let dead = page
+        .wait_for(
+            "the page to show its ship destroyed, with an explosion",
+            "(() => { const s = window.spaaace.state();
+               return !s.alive && s.shipId === 0 && s.effects > 0 && !document.getElementById('dead').hidden ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    assert_eq!(dead["myShip"], Value::Null, "{dead}");
+    let killer = page
+        .wait_for(
+            "the scoreboard to credit the observer",
+            "(() => { const row = [...document.querySelectorAll('#score-rows tr')]
+                 .find((tr) => tr.cells[0].textContent === 'Observer');
+               return row && row.cells[1].textContent === '1' ? row.textContent : null; })()",
+            LIMIT,
+        )
+        .await;
+    eprintln!("scoreboard row: {killer}");
+
+    page.key("keyDown", "Enter").await.expect("pressing Enter");
+    page.key("keyUp", "Enter").await.expect("releasing Enter");
+    let again = page
+        .wait_for(
+            "Enter to give the page a new ship",
+            &format!(
+                "(() => {{ const s = window.spaaace.state();
+                   return s.alive && s.shipId > 0 && s.shipId !== {first_ship} && s.serverShip && s.deaths === 1
+                     && document.getElementById('dead').hidden ? s : null; }})()"
+            ),
+            LIMIT,
+        )
+        .await;
+    assert_eq!(again["kills"], 0, "a new ship starts with 0 kills: {again}");
+
+    let errors = page.errors();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
 }
