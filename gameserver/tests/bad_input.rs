@@ -50,6 +50,9 @@ async fn raw_after_join(server: &GameServer, frame: Vec<u8>) -> (Vec<u16>, Optio
     outcome(&mut conn).await
 }
 
+/// What is sent, whether after a join, and the error codes and close code expected.
+struct Case(&'static str, Vec<u8>, bool, Vec<u16>, Option<u16>);
+
 /// The bystander is still in the game: more updates keep coming.
 async fn still_served(bystander: &mut GameClient) {
     let before = bystander.view.updates;
@@ -67,37 +70,37 @@ async fn each_bad_frame_costs_only_its_own_connection() {
         .unwrap();
     still_served(&mut bystander).await;
 
-    let cases: Vec<(&str, Vec<u8>, bool, Vec<u16>, Option<u16>)> = vec![
-        (
+    let cases: Vec<Case> = vec![
+        Case(
             "truncated join",
             vec![0x01, 1, 5, b'a'],
             false,
             vec![1],
             Some(4001),
         ),
-        ("empty frame", vec![], false, vec![1], Some(4001)),
-        (
+        Case("empty frame", vec![], false, vec![1], Some(4001)),
+        Case(
             "join with trailing bytes",
             [join("shared", "").encode(), vec![0]].concat(),
             false,
             vec![1],
             Some(4001),
         ),
-        (
+        Case(
             "unknown type before join",
             vec![0x7f, 1, 2],
             false,
             vec![2],
             Some(4001),
         ),
-        (
+        Case(
             "wrong protocol version",
             vec![0x01, 2, 1, b'a', 0, 0],
             false,
             vec![3],
             Some(4005),
         ),
-        (
+        Case(
             "input before join",
             ClientMessage::Input {
                 seq: 1,
@@ -108,99 +111,99 @@ async fn each_bad_frame_costs_only_its_own_connection() {
             vec![9],
             Some(4001),
         ),
-        (
+        Case(
             "ping before join",
             ClientMessage::Ping { echo: 1 }.encode(),
             false,
             vec![9],
             Some(4001),
         ),
-        (
+        Case(
             "room id with a space",
             join("bad room", "").encode(),
             false,
             vec![5],
             Some(4004),
         ),
-        (
+        Case(
             "room id of 33 bytes",
             join(&"r".repeat(33), "").encode(),
             false,
             vec![5],
             Some(4004),
         ),
-        (
+        Case(
             "empty room id",
             join("", "").encode(),
             false,
             vec![5],
             Some(4004),
         ),
-        (
+        Case(
             "name with markup",
             join("shared", "<b>x</b>").encode(),
             false,
             vec![6],
             Some(4004),
         ),
-        (
+        Case(
             "name of 17 characters",
             join("shared", &"n".repeat(17)).encode(),
             false,
             vec![6],
             Some(4004),
         ),
-        (
+        Case(
             "name with a leading space",
             join("shared", " x").encode(),
             false,
             vec![6],
             Some(4004),
         ),
-        (
+        Case(
             "room not UTF-8",
             vec![0x01, 1, 2, 0xc3, 0x28, 0, 0],
             false,
             vec![1],
             Some(4001),
         ),
-        (
+        Case(
             "truncated input",
             vec![0x02, 1, 0, 0],
             true,
             vec![1],
             Some(4001),
         ),
-        (
+        Case(
             "input with reserved key bits",
             vec![0x02, 1, 0, 0, 0, 0xf0],
             true,
             vec![1],
             Some(4001),
         ),
-        (
+        Case(
             "unknown type after join",
             vec![0x42],
             true,
             vec![2],
             Some(4001),
         ),
-        (
+        Case(
             "server message sent by a client",
             vec![0x84, 0, 0, 0, 0],
             true,
             vec![2],
             Some(4001),
         ),
-        (
+        Case(
             "second join",
             join("shared", "").encode(),
             true,
             vec![10],
             Some(4001),
         ),
-        ("oversized frame", vec![0x02; 300], true, vec![], Some(1009)),
-        (
+        Case("oversized frame", vec![0x02; 300], true, vec![], Some(1009)),
+        Case(
             "oversized frame before join",
             vec![0x01; 257],
             false,
@@ -208,7 +211,7 @@ async fn each_bad_frame_costs_only_its_own_connection() {
             Some(1009),
         ),
     ];
-    for (what, frame, after_join, errors, close) in cases {
+    for Case(what, frame, after_join, errors, close) in cases {
         let got = if after_join {
             raw_after_join(&server, frame).await
         } else {
