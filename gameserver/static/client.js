@@ -282,6 +282,8 @@
     missiles: new Map(), // id -> { id, ship, x, y, vx, vy, step }
     scores: [],
     scoreByShip: new Map(),
+    myKills: null,
+    touchMode: false,
     deaths: 0,
     updates: 0,
     lastStep: 0,
@@ -459,7 +461,12 @@
     G.scores = m.entries.slice().sort((a, b) => b.kills - a.kills || a.deaths - b.deaths || a.ship - b.ship);
     G.scoreByShip = new Map(m.entries.map((e) => [e.ship, e]));
     const mine = m.entries.find((e) => e.player === G.playerId && G.playerId !== 0);
-    if (mine) G.deaths = mine.deaths;
+    if (mine) {
+      G.deaths = mine.deaths;
+      const gained = G.myKills && G.myKills.ship === mine.ship ? mine.kills - G.myKills.kills : 0;
+      if (gained > 0 && G.predicted) Effects.popup(G.predicted.x, G.predicted.y, `+${gained} kill${gained > 1 ? 's' : ''}`);
+      G.myKills = { ship: mine.ship, kills: mine.kills };
+    }
     UI.scoreboard();
   }
 
@@ -712,7 +719,12 @@
     const MAX_PARTICLES = 3000;
     let particles = [];
     let rings = [];
+    let popups = [];
     let shake = 0;
+
+    function popup(x, y, text) {
+      popups.push({ x, y, text, life: 1 });
+    }
 
     function explode(x, y, color, mine) {
       const n = mine ? 70 : 40;
@@ -742,6 +754,11 @@
         r.life -= 0.03 * dtSteps;
       }
       rings = rings.filter((r) => r.life > 0);
+      for (const p of popups) {
+        p.y -= 0.6 * dtSteps;
+        p.life -= 0.012 * dtSteps;
+      }
+      popups = popups.filter((p) => p.life > 0);
       shake = Math.max(0, shake - 0.7 * dtSteps);
     }
 
@@ -773,10 +790,20 @@
         const s = q.size * p.scale;
         ctx.fillRect(p.x - s / 2, p.y - s / 2, s, s);
       }
+      ctx.globalCompositeOperation = 'source-over';
+      ctx.font = 'bold 20px system-ui, sans-serif';
+      ctx.textAlign = 'center';
+      for (const q of popups) {
+        const p = toScreen(q.x, q.y - 40);
+        if (!p) continue;
+        ctx.globalAlpha = Math.min(1, q.life * 2);
+        ctx.fillStyle = '#ffe27a';
+        ctx.fillText(q.text, p.x, p.y);
+      }
       ctx.restore();
     }
 
-    return { explode, update, draw, shake: () => shake, count: () => particles.length + rings.length };
+    return { explode, popup, update, draw, shake: () => shake, count: () => particles.length + rings.length };
   })();
 
   // ---------------------------------------------------------------------------
@@ -992,7 +1019,8 @@
   function drawMinimap(w, h, scale, ownPos) {
     const size = Math.min(170, Math.max(100, Math.min(w, h) * 0.22));
     const x0 = 12;
-    const y0 = h - size - 12;
+    // The touch buttons own the bottom corners; the minimap moves under the status then.
+    const y0 = G.touchMode ? 52 : h - size - 12;
     const k = size / G.size.w;
     ctx.save();
     ctx.fillStyle = 'rgba(10, 14, 30, 0.62)';
@@ -1171,6 +1199,7 @@
     }
 
     function showTouch() {
+      G.touchMode = true;
       $('touch').hidden = false;
       $('help').hidden = true;
     }
