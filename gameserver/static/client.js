@@ -15,7 +15,11 @@
     const utf8In = new TextDecoder('utf-8', { fatal: true });
     const utf8Out = new TextEncoder();
 
-    class ProtocolError extends Error {}
+    class ProtocolError extends Error {
+      get name() {
+        return 'ProtocolError';
+      }
+    }
 
     class Reader {
       constructor(buf) {
@@ -1251,9 +1255,14 @@
     requestAnimationFrame(frame);
   }
 
-  // Read-only view of the client for tests and debugging: plain data, a fresh copy per call.
+  // Read-only view of the client for tests and debugging: plain data, a fresh copy per call,
+  // and the pure decoder (it touches no game state).
   const round = (v) => Math.round(v * 1000) / 1000;
   window.spaaace = Object.freeze({
+    decode(bytes) {
+      const copy = Uint8Array.from(bytes);
+      return Proto.decode(copy.buffer, G.size);
+    },
     state() {
       const mine = G.scores.find((e) => e.player === G.playerId && G.playerId !== 0);
       const base = G.base;
