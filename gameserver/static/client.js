@@ -305,6 +305,8 @@
     visualOffset: { x: 0, y: 0, angle: 0 },
     frames: 0,
     fps: 0,
+    corrections: { n: 0, sum: 0, max: 0 },
+    renderMs: 0,
   };
 
   const stepsPerMs = () => (G.consts ? G.consts.stepsPerSecond : 60) / 1000;
@@ -425,8 +427,11 @@
       G.base = { step: m.step, ...latest(mine) };
       if (before) {
         const after = predictOwn(predictedStep(now));
-        const dx = Physics.ringDelta(after.x, before.x, G.size.w) + G.visualOffset.x;
-        const dy = Physics.ringDelta(after.y, before.y, G.size.h) + G.visualOffset.y;
+        const cx = Physics.ringDelta(after.x, before.x, G.size.w);
+        const cy = Physics.ringDelta(after.y, before.y, G.size.h);
+        noteCorrection(Math.hypot(cx, cy));
+        const dx = cx + G.visualOffset.x;
+        const dy = cy + G.visualOffset.y;
         // Large corrections (teleports, resumes) snap; small ones are eased out.
         const snap = Math.hypot(dx, dy) > 120;
         G.visualOffset = {
@@ -436,6 +441,14 @@
         };
       }
     }
+  }
+
+  // How far each server update moved the predicted own ship: the prediction's error.
+  function noteCorrection(units) {
+    const c = G.corrections;
+    c.n++;
+    c.sum += units;
+    c.max = Math.max(c.max, units);
   }
 
   /** Own ship at step `toStep`: the server state replayed with the inputs it has not applied yet. */
@@ -1224,6 +1237,7 @@
   let fpsFrames = 0;
 
   function frame(now) {
+    const started = performance.now();
     const dtSteps = Math.min(10, (now - lastFrame) * stepsPerMs());
     lastFrame = now;
     G.frames++;
@@ -1252,6 +1266,7 @@
     }
     Effects.update(dtSteps);
     render(now);
+    G.renderMs = G.renderMs * 0.95 + (performance.now() - started) * 0.05;
     requestAnimationFrame(frame);
   }
 
@@ -1295,6 +1310,12 @@
         keys: Input.keys(),
         frames: G.frames,
         fps: round(G.fps),
+        frameMs: round(G.renderMs),
+        prediction: {
+          corrections: G.corrections.n,
+          meanUnits: round(G.corrections.n ? G.corrections.sum / G.corrections.n : 0),
+          maxUnits: round(G.corrections.max),
+        },
         rttMs: round(G.rttMs),
       };
     },

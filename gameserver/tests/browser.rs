@@ -280,10 +280,6 @@ async fn page_draws_joins_and_flies_the_own_ship_on_arrow_up() {
     page.screenshot(Path::new(SCREENSHOT))
         .await
         .expect("screenshot");
-    page.key("keyUp", "ArrowUp")
-        .await
-        .expect("releasing ArrowUp");
-
     // A new ship points along +y (angle 90), so thrust moves it down, not sideways.
     let (dx, dy) = (
         ring_delta(x0, num(&moved, "/serverShip/x")),
@@ -312,6 +308,40 @@ async fn page_draws_joins_and_flies_the_own_ship_on_arrow_up() {
     assert!(
         ring_delta(x0, x1).abs() < 0.5,
         "observer saw a sideways move to ({x1}, {y1})"
+    );
+
+    // Two more seconds of inputs, turning while thrusting, to measure the prediction.
+    page.key("keyDown", "ArrowLeft")
+        .await
+        .expect("pressing ArrowLeft");
+    let until = num(&moved, "/inputSeq") + 120.0;
+    page.wait_for(
+        "120 more inputs",
+        &format!("window.spaaace.state().inputSeq >= {until}"),
+        LIMIT,
+    )
+    .await;
+    page.key("keyUp", "ArrowLeft")
+        .await
+        .expect("releasing ArrowLeft");
+    page.key("keyUp", "ArrowUp")
+        .await
+        .expect("releasing ArrowUp");
+    let settled = page
+        .wait_for(
+            "the server to apply every input",
+            "(() => { const s = window.spaaace.state(); return s.keys === 0 && s.pendingInputs === 0 && s.lastInputSeq === s.inputSeq ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    eprintln!(
+        "figures: prediction corrections {} (mean {} units, max {} units), frame {} ms, {} fps, rtt {} ms",
+        settled["prediction"]["corrections"],
+        settled["prediction"]["meanUnits"],
+        settled["prediction"]["maxUnits"],
+        settled["frameMs"],
+        settled["fps"],
+        settled["rttMs"]
     );
 
     let errors = page.errors();
