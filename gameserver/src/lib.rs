@@ -10,6 +10,7 @@ pub mod logging;
 pub mod metrics;
 pub mod names;
 pub mod net;
+pub mod persist;
 pub mod protocol;
 pub mod room;
 pub mod server;

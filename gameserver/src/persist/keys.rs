@@ -1,0 +1,43 @@
+//! Redis key names. Snapshot keys are the seed's `game_room_{roomId}`; the
+//! quarantine prefix deliberately does not start with `game_room_`, so a scan
+//! for saved rooms never picks a quarantined value up again.
+
+/// Prefix of every room snapshot key.
+pub const ROOM_KEY_PREFIX: &str = "game_room_";
+/// `SCAN MATCH` pattern that finds every saved room.
+pub const ROOM_KEY_PATTERN: &str = "game_room_*";
+/// Prefix of the hash that keeps a value hydration refused.
+pub const QUARANTINE_KEY_PREFIX: &str = "quarantine:game_room_";
+
+/// Seconds a snapshot lives without being rewritten (the seed's expiry).
+pub const SNAPSHOT_TTL_SECS: u64 = 3600;
+/// Quarantined values stay a week: long enough for someone to look.
+pub const QUARANTINE_TTL_SECS: u64 = 7 * 24 * 3600;
+
+pub fn room_key(room_id: &str) -> String {
+    format!("{ROOM_KEY_PREFIX}{room_id}")
+}
+
+pub fn quarantine_key(room_id: &str) -> String {
+    format!("{QUARANTINE_KEY_PREFIX}{room_id}")
+}
+
+/// The room id of a snapshot key, or None for a key that is not one.
+pub fn room_id_of(key: &str) -> Option<&str> {
+    key.strip_prefix(ROOM_KEY_PREFIX)
+        .filter(|id| !id.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_keys_round_trip_and_quarantine_keys_are_not_rooms() {
+        assert_eq!(room_key("lobby"), "game_room_lobby");
+        assert_eq!(room_id_of(&room_key("a-b_c")), Some("a-b_c"));
+        assert_eq!(room_id_of("game_room_"), None);
+        assert_eq!(room_id_of("other"), None);
+        assert_eq!(room_id_of(&quarantine_key("lobby")), None);
+    }
+}

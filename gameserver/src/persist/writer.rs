@@ -1,0 +1,311 @@
+//! Writes snapshots off the tick path. A room hands its snapshot over with
+//! `submit`, which only swaps it into that room's slot: a newer snapshot
+//! replaces one not yet written, so a slow or absent Redis holds at most one
+//! pending snapshot per room, never a growing queue. One task drains the
+//! slots, encodes, and writes each batch in one round trip; a failed batch
+//! goes back into the slots (unless newer snapshots arrived meanwhile) and is
+//! retried with backoff once the connection is back.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::envelope::Envelope;
+use super::store::{RedisStore, Write};
+
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    /// First pause after a failed write; doubles up to `max_backoff`.
+    pub min_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions {
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Counters for /metrics and the benches.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    pub submitted: AtomicU64,
+    /// Snapshots replaced in their slot by a newer one before being written.
+    pub superseded: AtomicU64,
+    pub written: AtomicU64,
+    pub deleted: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub bytes_written: AtomicU64,
+    pub last_batch_micros: AtomicU64,
+    /// False from a failed batch until the next one succeeds.
+    pub healthy: AtomicBool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{} room snapshot(s) not written to Redis within {limit:?}: {rooms}", .count)]
+pub struct FlushError {
+    pub count: usize,
+    pub rooms: String,
+    pub limit: Duration,
+}
+
+enum Job {
+    Save(Box<Envelope>),
+    /// Encoded once already, kept after a failed write.
+    Encoded(Arc<[u8]>),
+    Delete,
+}
+
+#[derive(Default)]
+struct State {
+    pending: HashMap<String, Job>,
+    in_flight: usize,
+    closed: bool,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    work: Notify,
+    /// Cuts a backoff short: someone is waiting in `flush`.
+    hurry: Notify,
+    idle: Notify,
+    stats: WriterStats,
+}
+
+#[derive(Clone)]
+pub struct SnapshotWriter {
+    shared: Arc<Shared>,
+}
+
+impl SnapshotWriter {
+    pub fn spawn(store: RedisStore, options: WriterOptions) -> (SnapshotWriter, JoinHandle<()>) {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            work: Notify::new(),
+            hurry: Notify::new(),
+            idle: Notify::new(),
+            stats: WriterStats {
+                healthy: AtomicBool::new(true),
+                ..WriterStats::default()
+            },
+        });
+        let task = tokio::spawn(run(shared.clone(), store, options));
+        (SnapshotWriter { shared }, task)
+    }
+
+    /// Never waits on Redis: only a short lock to swap the slot.
+    pub fn submit(&self, envelope: Envelope) {
+        self.put(envelope.room_id.clone(), Job::Save(Box::new(envelope)));
+        self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The room is gone for good: its key goes too (after any pending save).
+    pub fn remove(&self, room_id: &str) {
+        self.put(room_id.to_string(), Job::Delete);
+    }
+
+    fn put(&self, room_id: String, job: Job) {
+        let replaced = self.shared.lock().pending.insert(room_id, job);
+        if replaced.is_some() {
+            self.shared.stats.superseded.fetch_add(1, Ordering::Relaxed);
+        }
+        self.shared.work.notify_one();
+    }
+
+    pub fn stats(&self) -> &WriterStats {
+        &self.shared.stats
+    }
+
+    /// Snapshots submitted but not yet written.
+    pub fn backlog(&self) -> usize {
+        let state = self.shared.lock();
+        state.pending.len() + state.in_flight
+    }
+
+    /// Waits until everything submitted so far is written, for at most `limit`.
+    pub async fn flush(&self, limit: Duration) -> Result<(), FlushError> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let idle = self.shared.idle.notified();
+            tokio::pin!(idle);
+            idle.as_mut().enable();
+            if let Some(rooms) = self.unwritten_rooms() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                self.shared.hurry.notify_one();
+                if left.is_zero() || tokio::time::timeout(left, idle).await.is_err() {
+                    let count = rooms.len();
+                    return Err(FlushError {
+                        count,
+                        rooms: rooms.join(", "),
+                        limit,
+                    });
+                }
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Flushes, then stops the task once nothing is left.
+    pub async fn close(&self, limit: Duration) -> Result<(), FlushError> {
+        let result = self.flush(limit).await;
+        self.shared.lock().closed = true;
+        self.shared.work.notify_one();
+        result
+    }
+
+    fn unwritten_rooms(&self) -> Option<Vec<String>> {
+        let state = self.shared.lock();
+        if state.pending.is_empty() && state.in_flight == 0 {
+            return None;
+        }
+        let mut rooms: Vec<String> = state.pending.keys().cloned().collect();
+        rooms.sort_unstable();
+        if state.in_flight > 0 {
+            rooms.push(format!("{} in flight", state.in_flight));
+        }
+        Some(rooms)
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic elsewhere while holding the lock leaves the map itself intact.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Everything pending, or None once closed with nothing left.
+    fn take_batch(&self) -> Option<Vec<(String, Job)>> {
+        let mut state = self.lock();
+        if state.closed && state.pending.is_empty() {
+            return None;
+        }
+        let batch: Vec<(String, Job)> = state.pending.drain().collect();
+        state.in_flight = batch.len();
+        Some(batch)
+    }
+
+    /// Puts a failed batch back where no newer job took its place.
+    fn finish_batch(&self, failed: Vec<(String, Job)>) {
+        let mut state = self.lock();
+        state.in_flight = 0;
+        for (room, job) in failed {
+            state.pending.entry(room).or_insert(job);
+        }
+        if state.pending.is_empty() {
+            self.idle.notify_waiters();
+        }
+    }
+}
+
+async fn run(shared: Arc<Shared>, store: RedisStore, options: WriterOptions) {
+    let mut backoff = options.min_backoff;
+    while let Some(batch) = shared.take_batch() {
+        if batch.is_empty() {
+            shared.idle.notify_waiters();
+            shared.work.notified().await;
+            continue;
+        }
+        let batch = encode(batch);
+        match write_batch(&shared, &store, &batch).await {
+            Ok(()) => {
+                backoff = options.min_backoff;
+                shared.finish_batch(Vec::new());
+            }
+            Err(e) => {
+                shared.stats.failed_batches.fetch_add(1, Ordering::Relaxed);
+                if shared.stats.healthy.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(error = %e, "snapshot write failed; will retry when Redis answers");
+                }
+                shared.finish_batch(batch.into_iter().map(|(r, j)| (r, j.into())).collect());
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shared.hurry.notified() => {}
+                }
+                backoff = (backoff * 2).min(options.max_backoff);
+            }
+        }
+    }
+}
+
+/// A job ready to send: saves already encoded.
+enum Ready {
+    Save(Arc<[u8]>),
+    Delete,
+}
+
+impl From<Ready> for Job {
+    fn from(ready: Ready) -> Job {
+        match ready {
+            Ready::Save(bytes) => Job::Encoded(bytes),
+            Ready::Delete => Job::Delete,
+        }
+    }
+}
+
+/// Encodes saves here, on the writer task, so the room only pays for a copy.
+fn encode(batch: Vec<(String, Job)>) -> Vec<(String, Ready)> {
+    batch
+        .into_iter()
+        .filter_map(|(room, job)| match job {
+            Job::Save(envelope) => match envelope.encode() {
+                Ok(bytes) => Some((room, Ready::Save(bytes.into()))),
+                Err(e) => {
+                    tracing::error!(room = %room, error = %e, "snapshot dropped");
+                    None
+                }
+            },
+            Job::Encoded(bytes) => Some((room, Ready::Save(bytes))),
+            Job::Delete => Some((room, Ready::Delete)),
+        })
+        .collect()
+}
+
+async fn write_batch(
+    shared: &Shared,
+    store: &RedisStore,
+    batch: &[(String, Ready)],
+) -> Result<(), super::store::StoreError> {
+    let writes: Vec<Write<'_>> = batch
+        .iter()
+        .map(|(room, job)| match job {
+            Ready::Save(bytes) => Write::Save {
+                room_id: room,
+                value: bytes,
+            },
+            Ready::Delete => Write::Delete { room_id: room },
+        })
+        .collect();
+    let started = Instant::now();
+    let result = store.write(&writes).await;
+    shared.stats.last_batch_micros.store(
+        u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
+    result?;
+    let stats = &shared.stats;
+    for w in &writes {
+        match w {
+            Write::Save { value, .. } => {
+                stats.written.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .bytes_written
+                    .fetch_add(value.len() as u64, Ordering::Relaxed);
+            }
+            Write::Delete { .. } => {
+                stats.deleted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    if !stats.healthy.swap(true, Ordering::Relaxed) {
+        tracing::info!("snapshot writes to Redis resumed");
+    }
+    Ok(())
+}
