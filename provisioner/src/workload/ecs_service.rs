@@ -1,0 +1,330 @@
+//! The gameserver's ECS service: on the capacity provider, spread across
+//! zones then hosts, behind the target group, with a health-check grace
+//! period and rolling deployments that keep full capacity (and roll back on
+//! failure). `down` scales it to zero and deletes it first.
+
+use super::{cluster_capacity, ecs_cluster, listener, target_group, task_definition, tagging};
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::error::aws_code;
+use crate::tags::Naming;
+use crate::wait::{self, Poll, WaitPolicy};
+use crate::Error;
+use async_trait::async_trait;
+use aws_sdk_ecs::types::{
+    CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer, PlacementStrategy,
+    PlacementStrategyType, PropagateTags, Service as AwsService, ServiceField, Tag,
+};
+use std::sync::Arc;
+
+pub const KIND: &str = "ecs-service";
+
+pub fn name(naming: &Naming) -> String {
+    naming.name("gameserver")
+}
+
+pub fn key(naming: &Naming) -> Key {
+    Key::new(KIND, name(naming))
+}
+
+pub struct EcsServiceKind;
+
+/// The service as ECS reports it, when it exists and is not being deleted.
+pub async fn describe(ctx: &Ctx, cluster: &str, service: &str) -> Result<Option<AwsService>, Error> {
+    let out = match ctx
+        .aws
+        .ecs
+        .describe_services()
+        .cluster(cluster)
+        .services(service)
+        .include(ServiceField::Tags)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if aws_code(&e) == Some("ClusterNotFoundException") => return Ok(None),
+        Err(e) => return Err(Error::aws("describe", KIND, service, e)),
+    };
+    Ok(out.services().iter().find(|s| s.status() == Some("ACTIVE")).cloned())
+}
+
+#[async_trait]
+impl Kind for EcsServiceKind {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[
+            ecs_cluster::KIND,
+            cluster_capacity::KIND,
+            task_definition::KIND,
+            target_group::KIND,
+            listener::KIND,
+        ]
+    }
+
+    async fn discover(&self, ctx: &Ctx, found: &Inventory) -> Result<Vec<Observed>, Error> {
+        let cluster = ecs_cluster::name(&ctx.naming);
+        if found.of(ecs_cluster::KIND).is_empty() {
+            return Ok(Vec::new());
+        }
+        let svc_name = name(&ctx.naming);
+        let Some(s) = describe(ctx, &cluster, &svc_name).await? else {
+            return Ok(Vec::new());
+        };
+        let pairs: Vec<(&str, &str)> = s
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+            .collect();
+        let mut attrs = tagging::observed(pairs.iter().copied());
+        attrs.insert("desired_count".into(), s.desired_count().to_string());
+        let groups: Vec<&str> = s.load_balancers().iter().filter_map(|l| l.target_group_arn()).collect();
+        attrs.insert("target_group".into(), groups.join(","));
+        let running = s.task_definition().unwrap_or_default();
+        attrs.insert("task_definition".into(), running_fingerprint(ctx, found, running).await?);
+        let mut details = Attrs::new();
+        details.insert("task_definition_arn".into(), running.to_string());
+        details.insert("running_count".into(), s.running_count().to_string());
+        details.insert("cluster".into(), cluster);
+        Ok(vec![Observed {
+            kind: KIND,
+            id: s.service_arn().unwrap_or_default().to_string(),
+            name: s.service_name().map(String::from),
+            attrs,
+            details,
+            ready: true,
+            owned: tagging::owns(&ctx.naming, &pairs),
+        }])
+    }
+
+    async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
+        for o in items {
+            let cluster = o.details.get("cluster").cloned().unwrap_or_else(|| ecs_cluster::name(&ctx.naming));
+            delete_service(ctx, &cluster, o.display_name()).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The fingerprint of the revision the service runs: from the discovered
+/// latest revision when it is that one, else read.
+async fn running_fingerprint(ctx: &Ctx, found: &Inventory, arn: &str) -> Result<String, Error> {
+    if let Some(latest) = found.of(task_definition::KIND).iter().find(|t| t.id == arn) {
+        return Ok(task_definition::fingerprint(&latest.attrs));
+    }
+    let out = ctx
+        .aws
+        .ecs
+        .describe_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws("describe", task_definition::KIND, arn, e))?;
+    Ok(out
+        .task_definition()
+        .map(|td| task_definition::fingerprint(&task_definition::attrs_of(td)))
+        .unwrap_or_default())
+}
+
+/// The trap: scale to zero (tasks drain from the target group), delete,
+/// and wait until ECS has let the service go.
+pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(), Error> {
+    let ecs = &ctx.aws.ecs;
+    let gone = |code: Option<&str>| matches!(code, Some("ServiceNotFoundException") | Some("ClusterNotFoundException"));
+    match ecs.update_service().cluster(cluster).service(service).desired_count(0).send().await {
+        Ok(_) => {}
+        Err(e) if gone(aws_code(&e)) || aws_code(&e) == Some("ServiceNotActiveException") => {}
+        Err(e) => return Err(Error::aws("scale to zero", KIND, service, e)),
+    }
+    match ecs.delete_service().cluster(cluster).service(service).force(true).send().await {
+        Ok(_) => {}
+        Err(e) if gone(aws_code(&e)) => return Ok(()),
+        Err(e) => return Err(Error::aws("delete", KIND, service, e)),
+    }
+    wait::until(&ctx.wait, KIND, service, "deleted", || async {
+        let out = match ecs.describe_services().cluster(cluster).services(service).send().await {
+            Ok(out) => out,
+            Err(e) if gone(aws_code(&e)) => return Ok(Poll::Done),
+            Err(e) => return Err(Error::aws("describe", KIND, service, e)),
+        };
+        Ok(match out.services().first().and_then(|s| s.status()) {
+            None | Some("INACTIVE") => Poll::Done,
+            Some(status) => Poll::Pending(status.to_string()),
+        })
+    })
+    .await
+}
+
+/// Waits until the service runs `desired` tasks of one deployment whose
+/// rollout completed; fails when ECS rolls the deployment back.
+pub async fn wait_steady(ctx: &Ctx, policy: &WaitPolicy, cluster: &str, service: &str) -> Result<(), Error> {
+    wait::until(policy, KIND, service, "steady", || async {
+        let s = describe(ctx, cluster, service)
+            .await?
+            .ok_or_else(|| Error::unexpected(KIND, service, "the service disappeared while rolling out"))?;
+        let deployments = s.deployments();
+        let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
+        let rollout = primary.and_then(|d| d.rollout_state()).map(|r| r.as_str().to_string());
+        if rollout.as_deref() == Some("FAILED") {
+            let why = primary.and_then(|d| d.rollout_state_reason()).unwrap_or("no reason given");
+            return Err(Error::unexpected(KIND, service, format!("deployment failed: {why}")));
+        }
+        let steady = deployments.len() == 1
+            && s.running_count() == s.desired_count()
+            && s.pending_count() == 0
+            && rollout.as_deref().is_none_or(|r| r == "COMPLETED");
+        Ok(if steady {
+            Poll::Done
+        } else {
+            Poll::Pending(format!(
+                "{} deployments, {}/{} running, {} pending, rollout {}",
+                deployments.len(),
+                s.running_count(),
+                s.desired_count(),
+                s.pending_count(),
+                rollout.unwrap_or_else(|| "unknown".into())
+            ))
+        })
+    })
+    .await
+}
+
+pub struct EcsService {
+    pub naming: Naming,
+    pub task: Arc<task_definition::TaskDefinition>,
+    pub desired_count: i32,
+    pub port: u16,
+    pub health_check_grace_seconds: i32,
+}
+
+#[async_trait]
+impl Resource for EcsService {
+    fn key(&self) -> Key {
+        key(&self.naming)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![
+            ecs_cluster::key(&self.naming),
+            cluster_capacity::key(&self.naming),
+            task_definition::key(&self.naming),
+            target_group::key(&self.naming),
+            // A target group must belong to a load balancer before a
+            // service can register with it.
+            Key::new(listener::KIND, listener::name(&self.naming, 80)),
+        ]
+    }
+
+    fn desired(&self, refs: &Refs) -> Attrs {
+        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        a.insert("desired_count".into(), self.desired_count.to_string());
+        a.insert("target_group".into(), refs.id(&target_group::key(&self.naming)));
+        a.insert(
+            "task_definition".into(),
+            task_definition::fingerprint(&self.task.desired(refs)),
+        );
+        a
+    }
+
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+        let svc = name(&self.naming);
+        let cluster = ecs_cluster::name(&self.naming);
+        let cp = super::capacity_provider::name(&self.naming);
+        let build = |e: aws_sdk_ecs::error::BuildError| Error::unexpected(KIND, &svc, e.to_string());
+        let out = ctx
+            .aws
+            .ecs
+            .create_service()
+            .cluster(&cluster)
+            .service_name(&svc)
+            .task_definition(task_definition::family(&self.naming))
+            .desired_count(self.desired_count)
+            .capacity_provider_strategy(
+                CapacityProviderStrategyItem::builder().capacity_provider(&cp).weight(1).base(0).build().map_err(build)?,
+            )
+            .load_balancers(
+                LoadBalancer::builder()
+                    .target_group_arn(refs.require(&target_group::key(&self.naming))?)
+                    .container_name(task_definition::CONTAINER)
+                    .container_port(i32::from(self.port))
+                    .build(),
+            )
+            .health_check_grace_period_seconds(self.health_check_grace_seconds)
+            .placement_strategy(
+                PlacementStrategy::builder()
+                    .r#type(PlacementStrategyType::Spread)
+                    .field("attribute:ecs.availability-zone")
+                    .build(),
+            )
+            .placement_strategy(PlacementStrategy::builder().r#type(PlacementStrategyType::Spread).field("instanceId").build())
+            .deployment_configuration(
+                DeploymentConfiguration::builder()
+                    .minimum_healthy_percent(100)
+                    .maximum_percent(200)
+                    .deployment_circuit_breaker(
+                        DeploymentCircuitBreaker::builder().enable(true).rollback(true).build(),
+                    )
+                    .build(),
+            )
+            .enable_ecs_managed_tags(true)
+            .propagate_tags(PropagateTags::Service)
+            .set_tags(Some(ecs_cluster::ecs_tags(&self.naming, &svc)))
+            .send()
+            .await
+            .map_err(|e| Error::aws("create", KIND, &svc, e))?;
+        let s = out
+            .service()
+            .ok_or_else(|| Error::unexpected(KIND, &svc, "CreateService returned nothing"))?;
+        let mut details = Attrs::new();
+        details.insert("cluster".into(), cluster);
+        Ok(Observed {
+            kind: KIND,
+            id: s.service_arn().unwrap_or_default().to_string(),
+            name: Some(svc),
+            attrs: self.desired(refs),
+            details,
+            ready: true,
+            owned: true,
+        })
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+        let svc = name(&self.naming);
+        let cluster = ecs_cluster::name(&self.naming);
+        if tagging::non_tag(changes).next().is_some() {
+            let mut req = ctx
+                .aws
+                .ecs
+                .update_service()
+                .cluster(&cluster)
+                .service(&svc)
+                .desired_count(self.desired_count)
+                // The family resolves to its latest revision, registered
+                // earlier in this run when the task changed.
+                .task_definition(task_definition::family(&self.naming));
+            if changes.iter().any(|c| c.attr == "target_group") {
+                req = req.load_balancers(
+                    LoadBalancer::builder()
+                        .target_group_arn(refs.require(&target_group::key(&self.naming))?)
+                        .container_name(task_definition::CONTAINER)
+                        .container_port(i32::from(self.port))
+                        .build(),
+                );
+            }
+            req.send().await.map_err(|e| Error::aws("update", KIND, &svc, e))?;
+        }
+        let tags = tagging::to_set(changes);
+        if !tags.is_empty() {
+            ctx.aws
+                .ecs
+                .tag_resource()
+                .resource_arn(&current.id)
+                .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .send()
+                .await
+                .map_err(|e| Error::aws("tag", KIND, &svc, e))?;
+        }
+        Ok(())
+    }
+}

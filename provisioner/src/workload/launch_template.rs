@@ -1,0 +1,360 @@
+//! The launch template of the ECS hosts: the ECS-optimized Amazon Linux 2023
+//! AMI (from AWS's public SSM parameter), the instance type of the profile,
+//! user data that joins the cluster, the ECS security group and IMDSv2 with
+//! a hop limit of 1 (containers cannot reach the host's credentials).
+//! A change makes a new default version and starts an instance refresh of
+//! the Auto Scaling Group, which replaces hosts without dropping capacity.
+
+use super::{auto_scaling_group, ecs_cluster, instance_profile, tagging, NetworkKeys};
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::error::aws_code;
+use crate::tags::Naming;
+use crate::Error;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateHttpTokensState,
+    LaunchTemplateIamInstanceProfileSpecificationRequest, LaunchTemplateInstanceMetadataEndpointState,
+    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData,
+    ResourceType, Tag, TagSpecification, VolumeType,
+};
+
+pub const KIND: &str = "launch-template";
+const ROOT_DEVICE: &str = "/dev/xvda";
+
+/// AWS's public parameter naming the current ECS-optimized AL2023 AMI.
+pub fn ami_parameter(architecture: &str) -> String {
+    let arch = if architecture == "arm64" { "arm64/" } else { "" };
+    format!("/aws/service/ecs/optimized-ami/amazon-linux-2023/{arch}recommended/image_id")
+}
+
+/// Looks up the AMI id of the current ECS-optimized AL2023 image.
+pub async fn resolve_ami(ctx: &Ctx, architecture: &str) -> Result<String, Error> {
+    let parameter = ami_parameter(architecture);
+    let out = ctx
+        .aws
+        .ssm
+        .get_parameter()
+        .name(&parameter)
+        .send()
+        .await
+        .map_err(|e| Error::aws("read", "ssm-parameter", &parameter, e))?;
+    out.parameter()
+        .and_then(|p| p.value())
+        .filter(|v| v.starts_with("ami-"))
+        .map(String::from)
+        .ok_or_else(|| Error::unexpected("ssm-parameter", &parameter, "holds no AMI id"))
+}
+
+pub fn name(naming: &Naming) -> String {
+    naming.name("ecs-host")
+}
+
+pub fn key(naming: &Naming) -> Key {
+    Key::new(KIND, name(naming))
+}
+
+/// The host's boot script: join the cluster; nothing else runs on it.
+pub fn user_data(cluster: &str) -> String {
+    format!(
+        "#!/bin/bash\n\
+         cat >> /etc/ecs/ecs.config <<'EOF'\n\
+         ECS_CLUSTER={cluster}\n\
+         ECS_ENABLE_CONTAINER_METADATA=true\n\
+         ECS_ENABLE_TASK_IAM_ROLE=false\n\
+         EOF\n"
+    )
+}
+
+pub struct LaunchTemplateKind;
+
+#[async_trait]
+impl Kind for LaunchTemplateKind {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[instance_profile::KIND, super::SECURITY_GROUP_KIND]
+    }
+
+    async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
+        let lt_name = name(&ctx.naming);
+        let ec2 = &ctx.aws.ec2;
+        let out = match ec2.describe_launch_templates().launch_template_names(&lt_name).send().await {
+            Ok(out) => out,
+            Err(e) if aws_code(&e).is_some_and(|c| c.contains("NotFound")) => return Ok(Vec::new()),
+            Err(e) => return Err(Error::aws("describe", KIND, &lt_name, e)),
+        };
+        let mut found = Vec::new();
+        for lt in out.launch_templates() {
+            let id = lt.launch_template_id().unwrap_or_default().to_string();
+            let pairs: Vec<(&str, &str)> = lt
+                .tags()
+                .iter()
+                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
+                .collect();
+            let versions = ec2
+                .describe_launch_template_versions()
+                .launch_template_id(&id)
+                .versions("$Default")
+                .send()
+                .await
+                .map_err(|e| Error::aws("describe the default version of", KIND, &lt_name, e))?;
+            let mut attrs = tagging::observed(pairs.iter().copied());
+            if let Some(data) = versions.launch_template_versions().first().and_then(|v| v.launch_template_data()) {
+                attrs.insert("image".into(), data.image_id().unwrap_or_default().to_string());
+                attrs.insert(
+                    "instance_type".into(),
+                    data.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                );
+                attrs.insert("user_data".into(), data.user_data().unwrap_or_default().to_string());
+                attrs.insert(
+                    "instance_profile".into(),
+                    data.iam_instance_profile().and_then(|p| p.name()).unwrap_or_default().to_string(),
+                );
+                let mut groups: Vec<&str> = data.security_group_ids().iter().map(String::as_str).collect();
+                groups.sort_unstable();
+                attrs.insert("security_groups".into(), groups.join(","));
+                let meta = data.metadata_options();
+                attrs.insert(
+                    "imds".into(),
+                    format!(
+                        "tokens={} hop_limit={}",
+                        meta.and_then(|m| m.http_tokens()).map(|t| t.as_str()).unwrap_or("optional"),
+                        meta.and_then(|m| m.http_put_response_hop_limit()).unwrap_or(1)
+                    ),
+                );
+                let root = data
+                    .block_device_mappings()
+                    .iter()
+                    .find(|b| b.device_name() == Some(ROOT_DEVICE))
+                    .and_then(|b| b.ebs());
+                attrs.insert(
+                    "root_volume".into(),
+                    format!(
+                        "{}GB {} encrypted={}",
+                        root.and_then(|e| e.volume_size()).unwrap_or(0),
+                        root.and_then(|e| e.volume_type()).map(|t| t.as_str()).unwrap_or("default"),
+                        root.and_then(|e| e.encrypted()).unwrap_or(false)
+                    ),
+                );
+            }
+            let mut details = Attrs::new();
+            details.insert(
+                "default_version".into(),
+                lt.default_version_number().map(|v| v.to_string()).unwrap_or_default(),
+            );
+            found.push(Observed {
+                kind: KIND,
+                id,
+                name: Some(lt.launch_template_name().unwrap_or(&lt_name).to_string()),
+                attrs,
+                details,
+                ready: true,
+                owned: tagging::owns(&ctx.naming, &pairs),
+            });
+        }
+        Ok(found)
+    }
+
+    async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
+        for o in items {
+            match ctx.aws.ec2.delete_launch_template().launch_template_id(&o.id).send().await {
+                Ok(_) => {}
+                Err(e) if aws_code(&e).is_some_and(|c| c.contains("NotFound")) => {}
+                Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+pub struct LaunchTemplate {
+    pub naming: Naming,
+    pub network: NetworkKeys,
+    pub ami: String,
+    pub instance_type: String,
+    pub root_volume_gb: i32,
+}
+
+impl LaunchTemplate {
+    fn data(&self, refs: &Refs) -> Result<RequestLaunchTemplateData, Error> {
+        let name = name(&self.naming);
+        let tags = |rt: ResourceType| {
+            let mut spec = LaunchTemplateTagSpecificationRequest::builder().resource_type(rt);
+            for (k, v) in self.naming.tags(&name) {
+                spec = spec.tags(Tag::builder().key(k).value(v).build());
+            }
+            spec.build()
+        };
+        Ok(RequestLaunchTemplateData::builder()
+            .image_id(&self.ami)
+            .instance_type(self.instance_type.as_str().into())
+            .user_data(self.encoded_user_data())
+            .iam_instance_profile(
+                LaunchTemplateIamInstanceProfileSpecificationRequest::builder()
+                    .name(iam_name(&self.naming))
+                    .build(),
+            )
+            .security_group_ids(refs.require(&self.network.ecs_security_group)?)
+            .metadata_options(
+                LaunchTemplateInstanceMetadataOptionsRequest::builder()
+                    .http_tokens(LaunchTemplateHttpTokensState::Required)
+                    .http_put_response_hop_limit(1)
+                    .http_endpoint(LaunchTemplateInstanceMetadataEndpointState::Enabled)
+                    .build(),
+            )
+            .block_device_mappings(
+                LaunchTemplateBlockDeviceMappingRequest::builder()
+                    .device_name(ROOT_DEVICE)
+                    .ebs(
+                        aws_sdk_ec2::types::LaunchTemplateEbsBlockDeviceRequest::builder()
+                            .volume_size(self.root_volume_gb)
+                            .volume_type(VolumeType::Gp3)
+                            .encrypted(true)
+                            .delete_on_termination(true)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .tag_specifications(tags(ResourceType::Instance))
+            .tag_specifications(tags(ResourceType::Volume))
+            .build())
+    }
+
+    fn encoded_user_data(&self) -> String {
+        aws_smithy_types::base64::encode(user_data(&ecs_cluster::name(&self.naming)))
+    }
+
+    /// Replaces the hosts so they run the new default version; an instance
+    /// refresh keeps capacity up while it does.
+    async fn refresh_hosts(&self, ctx: &Ctx) -> Result<(), Error> {
+        let asg = auto_scaling_group::name(&self.naming);
+        let result = ctx
+            .aws
+            .autoscaling
+            .start_instance_refresh()
+            .auto_scaling_group_name(&asg)
+            .preferences(
+                aws_sdk_autoscaling::types::RefreshPreferences::builder()
+                    .min_healthy_percentage(100)
+                    .max_healthy_percentage(200)
+                    .instance_warmup(120)
+                    .build(),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                tracing::info!(
+                    "started instance refresh {} of {asg}",
+                    out.instance_refresh_id().unwrap_or("(no id)")
+                );
+                Ok(())
+            }
+            Err(e) if aws_code(&e) == Some("InstanceRefreshInProgress") => {
+                tracing::info!("an instance refresh of {asg} is already running; it picks up the new version");
+                Ok(())
+            }
+            Err(e) if aws_code(&e) == Some("ResourceContentionFault") => Err(Error::aws("refresh", auto_scaling_group::KIND, &asg, e)),
+            // No group yet: its first hosts start from the new version.
+            Err(e) if aws_code(&e) == Some("ValidationError") => Ok(()),
+            Err(e) => Err(Error::aws("refresh", auto_scaling_group::KIND, &asg, e)),
+        }
+    }
+}
+
+fn iam_name(naming: &Naming) -> String {
+    instance_profile::key(naming).name
+}
+
+#[async_trait]
+impl Resource for LaunchTemplate {
+    fn key(&self) -> Key {
+        key(&self.naming)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        vec![instance_profile::key(&self.naming), self.network.ecs_security_group.clone()]
+    }
+
+    fn desired(&self, refs: &Refs) -> Attrs {
+        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        a.insert("image".into(), self.ami.clone());
+        a.insert("instance_type".into(), self.instance_type.clone());
+        a.insert("user_data".into(), self.encoded_user_data());
+        a.insert("instance_profile".into(), iam_name(&self.naming));
+        a.insert("security_groups".into(), refs.id(&self.network.ecs_security_group));
+        a.insert("imds".into(), "tokens=required hop_limit=1".into());
+        a.insert("root_volume".into(), format!("{}GB gp3 encrypted=true", self.root_volume_gb));
+        a
+    }
+
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+        let lt_name = name(&self.naming);
+        let mut spec = TagSpecification::builder().resource_type(ResourceType::LaunchTemplate);
+        for (k, v) in self.naming.tags(&lt_name) {
+            spec = spec.tags(Tag::builder().key(k).value(v).build());
+        }
+        let out = ctx
+            .aws
+            .ec2
+            .create_launch_template()
+            .launch_template_name(&lt_name)
+            .version_description("created by spaaace-provisioner")
+            .launch_template_data(self.data(refs)?)
+            .tag_specifications(spec.build())
+            .send()
+            .await
+            .map_err(|e| Error::aws("create", KIND, &lt_name, e))?;
+        let lt = out
+            .launch_template()
+            .ok_or_else(|| Error::unexpected(KIND, &lt_name, "CreateLaunchTemplate returned no template"))?;
+        Ok(Observed {
+            kind: KIND,
+            id: lt.launch_template_id().unwrap_or_default().to_string(),
+            name: Some(lt_name),
+            attrs: self.desired(refs),
+            details: Attrs::new(),
+            ready: true,
+            owned: true,
+        })
+    }
+
+    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+        let lt_name = name(&self.naming);
+        let ec2 = &ctx.aws.ec2;
+        if tagging::non_tag(changes).next().is_some() {
+            let version = ec2
+                .create_launch_template_version()
+                .launch_template_id(&current.id)
+                .version_description("updated by spaaace-provisioner")
+                .launch_template_data(self.data(refs)?)
+                .send()
+                .await
+                .map_err(|e| Error::aws("create a new version of", KIND, &lt_name, e))?;
+            let number = version
+                .launch_template_version()
+                .and_then(|v| v.version_number())
+                .ok_or_else(|| Error::unexpected(KIND, &lt_name, "CreateLaunchTemplateVersion returned no version"))?;
+            ec2.modify_launch_template()
+                .launch_template_id(&current.id)
+                .default_version(number.to_string())
+                .send()
+                .await
+                .map_err(|e| Error::aws("set the default version of", KIND, &lt_name, e))?;
+            tracing::info!("{lt_name}: version {number} is the default");
+            self.refresh_hosts(ctx).await?;
+        }
+        let tags = tagging::to_set(changes);
+        if !tags.is_empty() {
+            ec2.create_tags()
+                .resources(&current.id)
+                .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .send()
+                .await
+                .map_err(|e| Error::aws("tag", KIND, &lt_name, e))?;
+        }
+        Ok(())
+    }
+}
