@@ -31,7 +31,10 @@ impl GameServer {
             .env("PORT", port.to_string())
             .env("REDIS_ENABLED", "false")
             // Quiet by default; a test's own RUST_LOG in `envs` wins.
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null());
         for (k, v) in envs {
             cmd.env(k, v);
