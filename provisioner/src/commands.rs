@@ -1,0 +1,168 @@
+//! The CLI's commands as library functions, so tests drive them in-process.
+
+use crate::aws::{AwsContext, AwsOptions};
+use crate::calls::CallCounts;
+use crate::engine::{self, Action, ApplyOptions, Ctx, Plan};
+use crate::profile::Profile;
+use crate::stack::Stack;
+use crate::tags::Naming;
+use crate::wait::WaitPolicy;
+use crate::Error;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// One run: the profile, the clients and the desired stack.
+pub struct Session {
+    pub ctx: Ctx,
+    pub profile: Profile,
+    pub stack: Stack,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    pub aws: AwsOptions,
+    pub concurrency: usize,
+    pub wait: WaitPolicy,
+}
+
+impl Session {
+    pub async fn open(profile: Profile, options: SessionOptions) -> Result<Self, Error> {
+        let mut aws = options.aws.clone();
+        aws.region.get_or_insert_with(|| profile.region.clone());
+        let ctx = Ctx {
+            aws: Arc::new(AwsContext::load(&aws).await),
+            naming: Naming::new(&profile.project, &profile.environment),
+            wait: options.wait,
+            concurrency: options.concurrency.max(1),
+        };
+        let stack = Stack::build(&ctx, &profile).await?;
+        Ok(Session {
+            ctx,
+            profile,
+            stack,
+        })
+    }
+
+    /// API calls made so far in this session.
+    pub fn calls(&self) -> CallCounts {
+        self.ctx.aws.calls.snapshot()
+    }
+
+    pub async fn plan(&self) -> Result<Plan, Error> {
+        let inventory = engine::discover(&self.ctx, &self.stack.kinds).await?;
+        engine::plan(&self.stack.resources, &inventory)
+    }
+
+    /// Converges the stack; returns the plan it applied.
+    pub async fn up(&self) -> Result<Plan, Error> {
+        let plan = self.plan().await?;
+        if plan.is_empty() {
+            tracing::info!("nothing to change");
+            return Ok(plan);
+        }
+        tracing::info!(
+            "applying: {} to create, {} to update, {} to delete",
+            plan.count(Action::Create),
+            plan.count(Action::Update),
+            plan.count(Action::Delete)
+        );
+        let options = ApplyOptions {
+            concurrency: self.ctx.concurrency,
+        };
+        engine::apply(
+            &self.ctx,
+            &self.stack.kinds,
+            &self.stack.resources,
+            &plan,
+            options,
+        )
+        .await?;
+        Ok(plan)
+    }
+
+    /// Deletes everything the environment owns; returns how many resources
+    /// it found to delete (zero on a repeat).
+    pub async fn down(&self) -> Result<usize, Error> {
+        let inventory = engine::discover(&self.ctx, &self.stack.kinds).await?;
+        let items: Vec<_> = inventory.all().cloned().collect();
+        if items.is_empty() {
+            tracing::info!("nothing to delete");
+            return Ok(0);
+        }
+        engine::delete_observed(&self.ctx, &self.stack.kinds, &items).await?;
+        Ok(items.len())
+    }
+
+    pub async fn status(&self) -> Result<Status, Error> {
+        let plan = self.plan().await?;
+        let mut resources = Vec::new();
+        for r in &self.stack.resources {
+            let key = r.key();
+            let observed = plan.matched.get(&key);
+            let drifted = plan
+                .changes
+                .iter()
+                .any(|c| c.action == Action::Update && c.kind == key.kind && c.name == key.name);
+            let state = match observed {
+                None => "missing",
+                Some(o) if !o.ready => "pending",
+                Some(_) if drifted => "drifted",
+                Some(_) => "ok",
+            };
+            resources.push(ResourceStatus {
+                kind: key.kind,
+                name: key.name.clone(),
+                id: observed.map(|o| o.id.clone()),
+                state,
+            });
+        }
+        for o in &plan.unwanted {
+            resources.push(ResourceStatus {
+                kind: o.kind,
+                name: o.display_name().to_string(),
+                id: Some(o.id.clone()),
+                state: "unwanted",
+            });
+        }
+        let converged = plan.is_empty();
+        Ok(Status {
+            environment: self.profile.environment.clone(),
+            region: self.ctx.aws.region().unwrap_or_default().to_string(),
+            converged,
+            resources,
+        })
+    }
+
+    pub async fn outputs(&self) -> Result<serde_json::Value, Error> {
+        let plan = self.plan().await?;
+        let mut map = serde_json::Map::new();
+        map.insert(
+            "environment".into(),
+            self.profile.environment.clone().into(),
+        );
+        map.insert(
+            "region".into(),
+            self.ctx.aws.region().unwrap_or_default().into(),
+        );
+        map.extend(self.stack.outputs(&self.ctx, &self.profile, &plan.matched));
+        Ok(serde_json::Value::Object(map))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub environment: String,
+    pub region: String,
+    /// True when `plan` would change nothing.
+    pub converged: bool,
+    pub resources: Vec<ResourceStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceStatus {
+    pub kind: &'static str,
+    pub name: String,
+    pub id: Option<String>,
+    /// ok, missing, pending, drifted or unwanted.
+    pub state: &'static str,
+}

@@ -1,0 +1,84 @@
+//! The provisioner's error type. Every variant names the resource or input
+//! that failed and why, in the "what happened: why" form.
+
+use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_sdk_ec2::error::SdkError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{action} {kind} {name}: {cause}")]
+    Aws {
+        action: &'static str,
+        kind: &'static str,
+        name: String,
+        cause: String,
+    },
+    #[error("{kind} {name}: {what}")]
+    Unexpected {
+        kind: &'static str,
+        name: String,
+        what: String,
+    },
+    #[error("timed out after {waited_secs}s waiting for {kind} {name} to be {target} (last state: {last})")]
+    WaitTimeout {
+        kind: &'static str,
+        name: String,
+        target: &'static str,
+        waited_secs: u64,
+        last: String,
+    },
+    #[error("reading profile {path}: {cause}")]
+    Profile { path: PathBuf, cause: String },
+    #[error("invalid profile {path}: {cause}")]
+    InvalidProfile { path: PathBuf, cause: String },
+    #[error("planning: {0}")]
+    Plan(String),
+    #[error("{failed} of the planned changes failed; first: {first}")]
+    Apply { failed: usize, first: Box<Error> },
+}
+
+impl Error {
+    /// Wraps an SDK error with the action and resource it concerned, keeping
+    /// AWS's error code and message (the part a person can act on).
+    pub fn aws<E>(action: &'static str, kind: &'static str, name: &str, err: SdkError<E>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        Error::Aws {
+            action,
+            kind,
+            name: name.to_string(),
+            cause: aws_cause(&err),
+        }
+    }
+
+    pub fn unexpected(kind: &'static str, name: &str, what: impl Into<String>) -> Self {
+        Error::Unexpected {
+            kind,
+            name: name.to_string(),
+            what: what.into(),
+        }
+    }
+}
+
+/// The AWS error code and message when the service sent one, else the whole
+/// chain of causes (connection refused, timeouts, ...).
+pub fn aws_cause<E>(err: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code.to_string(),
+        _ => aws_smithy_types::error::display::DisplayErrorContext(err).to_string(),
+    }
+}
+
+/// The AWS error code of an SDK error, when the service sent one.
+pub fn aws_code<E>(err: &SdkError<E>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    err.code()
+}

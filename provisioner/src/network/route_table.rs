@@ -1,0 +1,326 @@
+//! Route tables with their routes and subnet associations: found inside the
+//! VPC (the main table left alone). Routes other than the local one and
+//! associations not in the spec are drift and get removed.
+
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::network::{ec2, internet_gateway, nat_gateway, subnet, vpc};
+use crate::tags::Naming;
+use crate::Error;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{ResourceType, Route, RouteState, RouteTable as AwsRouteTable};
+use futures::FutureExt;
+use std::collections::BTreeSet;
+
+pub const KIND: &str = "route-table";
+const VPC: &str = "vpc";
+const ROUTE_PREFIX: &str = "route ";
+const ASSOCIATIONS: &str = "associated subnets";
+const ASSOCIATION_PREFIX: &str = "association ";
+
+pub struct RouteTableKind;
+
+#[async_trait]
+impl Kind for RouteTableKind {
+    fn name(&self) -> &'static str {
+        KIND
+    }
+
+    fn depends_on(&self) -> &'static [&'static str] {
+        &[
+            vpc::KIND,
+            subnet::KIND,
+            internet_gateway::KIND,
+            nat_gateway::KIND,
+        ]
+    }
+
+    async fn discover(&self, ctx: &Ctx, found: &Inventory) -> Result<Vec<Observed>, Error> {
+        let vpcs: Vec<String> = found.of(vpc::KIND).iter().map(|v| v.id.clone()).collect();
+        if vpcs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pages = ctx
+            .aws
+            .ec2
+            .describe_route_tables()
+            .filters(ec2::filter("vpc-id", vpcs))
+            .into_paginator()
+            .send();
+        let mut observed = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page =
+                page.map_err(|e| Error::aws("listing", KIND, &ctx.naming.name("*-rt"), e))?;
+            for rt in page.route_tables() {
+                let main = rt.associations().iter().any(|a| a.main() == Some(true));
+                if !main {
+                    observed.push(observe(&ctx.naming, rt));
+                }
+            }
+        }
+        Ok(observed)
+    }
+
+    async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
+        ec2::run_bounded(
+            ctx,
+            items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
+        )
+        .await
+    }
+}
+
+fn observe(naming: &Naming, rt: &AwsRouteTable) -> Observed {
+    let tagged = ec2::read_tags(naming, rt.tags());
+    let mut attrs = tagged.attrs;
+    attrs.insert(VPC.into(), rt.vpc_id().unwrap_or_default().to_string());
+    for route in rt.routes() {
+        if let Some((dest, target)) = route_entry(route) {
+            attrs.insert(format!("{ROUTE_PREFIX}{dest}"), target);
+        }
+    }
+    let mut details = Attrs::new();
+    let mut subnets = BTreeSet::new();
+    for a in rt.associations() {
+        if let (Some(subnet), Some(assoc)) = (a.subnet_id(), a.route_table_association_id()) {
+            subnets.insert(subnet.to_string());
+            details.insert(format!("{ASSOCIATION_PREFIX}{subnet}"), assoc.to_string());
+        }
+    }
+    if !subnets.is_empty() {
+        attrs.insert(ASSOCIATIONS.into(), join(subnets));
+    }
+    Observed {
+        kind: KIND,
+        id: rt.route_table_id().unwrap_or_default().to_string(),
+        name: tagged.name,
+        attrs,
+        details,
+        ready: true,
+        owned: tagged.owned,
+    }
+}
+
+/// (destination, target) of a route this tool manages; the VPC's local
+/// route is AWS's own. A blackhole route shows as such, so it is replaced.
+fn route_entry(route: &Route) -> Option<(String, String)> {
+    let dest = route.destination_cidr_block()?;
+    let target = route
+        .nat_gateway_id()
+        .or(route.gateway_id())
+        .or(route.network_interface_id())
+        .or(route.instance_id())
+        .or(route.transit_gateway_id())
+        .or(route.vpc_peering_connection_id())
+        .unwrap_or("unknown");
+    if target == "local" {
+        return None;
+    }
+    let target = if route.state() == Some(&RouteState::Blackhole) {
+        format!("{target} (blackhole)")
+    } else {
+        target.to_string()
+    };
+    Some((dest.to_string(), target))
+}
+
+fn join(items: impl IntoIterator<Item = String>) -> String {
+    items.into_iter().collect::<Vec<_>>().join(",")
+}
+
+fn split(list: Option<&String>) -> BTreeSet<String> {
+    list.map(|l| {
+        l.split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+pub struct RouteTable {
+    pub naming: Naming,
+    pub name: String,
+    pub vpc: Key,
+    /// Where 0.0.0.0/0 goes: the internet gateway or a NAT gateway.
+    pub default_route: Key,
+    pub subnets: Vec<Key>,
+}
+
+#[async_trait]
+impl Resource for RouteTable {
+    fn key(&self) -> Key {
+        Key::new(KIND, &self.name)
+    }
+
+    fn depends_on(&self) -> Vec<Key> {
+        let mut deps = vec![self.vpc.clone(), self.default_route.clone()];
+        deps.extend(self.subnets.iter().cloned());
+        deps
+    }
+
+    fn desired(&self, refs: &Refs) -> Attrs {
+        let mut attrs = Attrs::new();
+        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        attrs.insert(VPC.into(), refs.id(&self.vpc));
+        attrs.insert(
+            format!("{ROUTE_PREFIX}0.0.0.0/0"),
+            refs.id(&self.default_route),
+        );
+        let subnets: BTreeSet<String> = self.subnets.iter().map(|s| refs.id(s)).collect();
+        attrs.insert(ASSOCIATIONS.into(), join(subnets));
+        attrs
+    }
+
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+        let out = ctx
+            .aws
+            .ec2
+            .create_route_table()
+            .vpc_id(refs.require(&self.vpc)?)
+            .tag_specifications(ec2::tag_spec(
+                ResourceType::RouteTable,
+                &ctx.naming,
+                &self.name,
+            ))
+            .send()
+            .await
+            .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
+        let rt = out.route_table().ok_or_else(|| {
+            Error::unexpected(KIND, &self.name, "CreateRouteTable returned no table")
+        })?;
+        Ok(observe(&ctx.naming, rt))
+    }
+
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
+        for c in changes {
+            if c.attr == VPC {
+                return Err(ec2::immutable(KIND, &self.name, c));
+            }
+            if let Some(dest) = c.attr.strip_prefix(ROUTE_PREFIX) {
+                self.update_route(ctx, &current.id, dest, c).await?;
+            }
+            if c.attr == ASSOCIATIONS {
+                self.update_associations(ctx, current, c).await?;
+            }
+        }
+        ec2::update_tags(ctx, KIND, &self.name, &current.id, changes).await
+    }
+}
+
+impl RouteTable {
+    async fn update_route(
+        &self,
+        ctx: &Ctx,
+        table: &str,
+        dest: &str,
+        c: &Change,
+    ) -> Result<(), Error> {
+        let ec2c = &ctx.aws.ec2;
+        match (&c.old, &c.new) {
+            (_, Some(target)) if c.old.is_none() => {
+                let call = ec2c
+                    .create_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(dest);
+                let call = if target.starts_with("nat-") {
+                    call.nat_gateway_id(target)
+                } else {
+                    call.gateway_id(target)
+                };
+                call.send()
+                    .await
+                    .map_err(|e| Error::aws("adding a route to", KIND, &self.name, e))?;
+            }
+            (Some(_), Some(target)) => {
+                let call = ec2c
+                    .replace_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(dest);
+                let call = if target.starts_with("nat-") {
+                    call.nat_gateway_id(target)
+                } else {
+                    call.gateway_id(target)
+                };
+                call.send()
+                    .await
+                    .map_err(|e| Error::aws("replacing a route of", KIND, &self.name, e))?;
+            }
+            _ => {
+                let result = ec2c
+                    .delete_route()
+                    .route_table_id(table)
+                    .destination_cidr_block(dest)
+                    .send()
+                    .await;
+                ec2::gone_ok(result, "deleting a route of", KIND, &self.name)?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn update_associations(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        c: &Change,
+    ) -> Result<(), Error> {
+        let have = split(c.old.as_ref());
+        let want = split(c.new.as_ref());
+        for subnet in have.difference(&want) {
+            if let Some(assoc) = current
+                .details
+                .get(&format!("{ASSOCIATION_PREFIX}{subnet}"))
+            {
+                let result = ctx
+                    .aws
+                    .ec2
+                    .disassociate_route_table()
+                    .association_id(assoc)
+                    .send()
+                    .await;
+                ec2::gone_ok(result, "disassociating", KIND, &self.name)?;
+            }
+        }
+        for subnet in want.difference(&have) {
+            ctx.aws
+                .ec2
+                .associate_route_table()
+                .route_table_id(&current.id)
+                .subnet_id(subnet)
+                .send()
+                .await
+                .map_err(|e| Error::aws("associating a subnet with", KIND, &self.name, e))?;
+        }
+        Ok(())
+    }
+}
+
+async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
+    let name = o.display_name();
+    for (key, assoc) in &o.details {
+        if key.starts_with(ASSOCIATION_PREFIX) {
+            let result = ctx
+                .aws
+                .ec2
+                .disassociate_route_table()
+                .association_id(assoc)
+                .send()
+                .await;
+            ec2::gone_ok(result, "disassociating", KIND, name)?;
+        }
+    }
+    let result = ctx
+        .aws
+        .ec2
+        .delete_route_table()
+        .route_table_id(&o.id)
+        .send()
+        .await;
+    ec2::gone_ok(result, "deleting", KIND, name)
+}
