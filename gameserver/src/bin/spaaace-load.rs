@@ -169,7 +169,7 @@ struct Pilot {
 impl Pilot {
     fn new(seed: u32) -> Pilot {
         Pilot {
-            state: u64::from(seed) * 0x9e37_79b9_7f4a_7c15 + 1,
+            state: u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
             turn: 0,
             hold: 0,
         }

@@ -1,0 +1,62 @@
+//! The `spaaace-load` binary against the real server: its players join, play
+//! and its JSON report adds up.
+
+mod common;
+
+use std::process::Command;
+
+use common::GameServer;
+
+#[test]
+fn load_players_join_play_and_report_json() {
+    let server = GameServer::start(&["--bots", "2"], &[]);
+    let output = Command::new(env!("CARGO_BIN_EXE_spaaace-load"))
+        .args([
+            "--url",
+            &server.ws_url(),
+            "--players",
+            "4",
+            "--seconds",
+            "2",
+            "--room",
+            "loadtest",
+            "--json",
+        ])
+        .output()
+        .expect("run spaaace-load");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON report on stdout");
+    assert_eq!(report["players"], 4);
+    assert_eq!(report["joined"], 4);
+    assert_eq!(report["failed"], 0);
+    // Each player's first update is full; the rest are deltas the mirror accepted.
+    assert!(report["full_updates"].as_u64().unwrap() >= 4);
+    let updates = report["updates"].as_u64().unwrap();
+    assert!(updates > 4 * 10, "{updates} updates in 2 s for 4 players");
+    assert!(report["bytes"].as_u64().unwrap() > updates * 10);
+    assert!(report["inputs_sent"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn load_tool_fails_when_nobody_can_join() {
+    let port = common::free_port();
+    let output = Command::new(env!("CARGO_BIN_EXE_spaaace-load"))
+        .args([
+            "--url",
+            &format!("ws://127.0.0.1:{port}/ws"),
+            "--players",
+            "2",
+            "--seconds",
+            "1",
+        ])
+        .output()
+        .expect("run spaaace-load");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no player could join"), "{stderr}");
+}
