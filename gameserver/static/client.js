@@ -880,8 +880,8 @@
     let layers = null;
     function make() {
       layers = [
-        { canvas: tile(1024, 0, 7, { nebula: true, minB: 0, r: 0 }), parallax: 0.08 },
-        { canvas: tile(512, 140, 3, { minB: 0.15, r: 0.7 }), parallax: 0.2 },
+        // Nebula and faint far stars share one layer: every layer is a full-screen fill.
+        { canvas: tile(1024, 360, 7, { nebula: true, minB: 0.12, r: 0.7 }), parallax: 0.12 },
         { canvas: tile(600, 60, 11, { minB: 0.3, r: 1.0 }), parallax: 0.45 },
         // World-fixed dust: its 750-unit period divides the world size, so the wrap is seamless.
         { canvas: tile(750, 22, 5, { minB: 0.25, r: 1.3 }), parallax: 1, world: true },
@@ -957,18 +957,83 @@
   }
 
   const SHIP_DRAW_SCALE = 1.25;
+  const SPRITE_HALF = 40; // sprite half-size in ship units: hull plus glow
 
-  function drawShip(x, y, angle, color, thrust, scale, mine) {
+  // Hull and glow are the same every frame for a colour and zoom: draw them once into
+  // an offscreen canvas and stamp it, which costs far less than paths and gradients
+  // per ship when hundreds are on screen.
+  const Sprites = (() => {
+    let cache = new Map();
+    let cachedK = 0;
+
+    function shipSprite(color, mine, k) {
+      if (k !== cachedK) {
+        cache = new Map();
+        cachedK = k;
+      }
+      const key = `${color}|${mine}`;
+      let c = cache.get(key);
+      if (c) return c;
+      c = document.createElement('canvas');
+      c.width = c.height = Math.ceil(SPRITE_HALF * 2 * k);
+      const g = c.getContext('2d');
+      g.scale(k, k);
+      g.translate(SPRITE_HALF, SPRITE_HALF);
+      const glow = g.createRadialGradient(0, 0, 4, 0, 0, mine ? 34 : 28);
+      glow.addColorStop(0, color.replace('hsl(', 'hsla(').replace(')', mine ? ', 0.38)' : ', 0.26)'));
+      glow.addColorStop(1, color.replace('hsl(', 'hsla(').replace(')', ', 0)'));
+      g.fillStyle = glow;
+      g.fillRect(-SPRITE_HALF, -SPRITE_HALF, SPRITE_HALF * 2, SPRITE_HALF * 2);
+      g.beginPath();
+      g.moveTo(22, 0);
+      g.lineTo(-14, 15);
+      g.lineTo(-8, 0);
+      g.lineTo(-14, -15);
+      g.closePath();
+      const hull = g.createLinearGradient(0, -15, 0, 15);
+      hull.addColorStop(0, color);
+      hull.addColorStop(0.5, 'rgba(255, 255, 255, 0.9)');
+      hull.addColorStop(0.56, color);
+      hull.addColorStop(1, color);
+      g.fillStyle = hull;
+      g.fill();
+      g.lineWidth = 1.4;
+      g.strokeStyle = 'rgba(255, 255, 255, 0.7)';
+      g.stroke();
+      g.fillStyle = 'rgba(10, 20, 40, 0.85)';
+      g.beginPath();
+      g.ellipse(4, 0, 6, 3.2, 0, 0, Math.PI * 2);
+      g.fill();
+      cache.set(key, c);
+      return c;
+    }
+
+    let glowDot = null;
+    function missileGlow() {
+      if (glowDot) return glowDot;
+      glowDot = document.createElement('canvas');
+      glowDot.width = glowDot.height = 32;
+      const g = glowDot.getContext('2d');
+      const grad = g.createRadialGradient(16, 16, 0, 16, 16, 16);
+      grad.addColorStop(0, 'rgba(255, 252, 235, 1)');
+      grad.addColorStop(0.2, 'rgba(255, 245, 210, 0.9)');
+      grad.addColorStop(0.45, 'rgba(255, 230, 180, 0.25)');
+      grad.addColorStop(1, 'rgba(255, 230, 180, 0)');
+      g.fillStyle = grad;
+      g.fillRect(0, 0, 32, 32);
+      return glowDot;
+    }
+
+    return { shipSprite, missileGlow };
+  })();
+
+  function drawShip(x, y, angle, color, thrust, scale, mine, dpr) {
+    const unit = scale * SHIP_DRAW_SCALE;
+    const sprite = Sprites.shipSprite(color, mine, Math.round(unit * dpr * 100) / 100);
     ctx.save();
     ctx.translate(x, y);
-    ctx.scale(scale * SHIP_DRAW_SCALE, scale * SHIP_DRAW_SCALE);
-    // Soft glow under the hull.
-    const glow = ctx.createRadialGradient(0, 0, 4, 0, 0, mine ? 34 : 28);
-    glow.addColorStop(0, color.replace('hsl(', 'hsla(').replace(')', mine ? ', 0.38)' : ', 0.26)'));
-    glow.addColorStop(1, color.replace('hsl(', 'hsla(').replace(')', ', 0)'));
-    ctx.fillStyle = glow;
-    ctx.fillRect(-36, -36, 72, 72);
     ctx.rotate((angle * Math.PI) / 180);
+    ctx.scale(unit, unit);
     if (thrust) {
       ctx.globalCompositeOperation = 'lighter';
       const len = 16 + Math.random() * 14;
@@ -985,52 +1050,23 @@
       ctx.fill();
       ctx.globalCompositeOperation = 'source-over';
     }
-    ctx.beginPath();
-    ctx.moveTo(22, 0);
-    ctx.lineTo(-14, 15);
-    ctx.lineTo(-8, 0);
-    ctx.lineTo(-14, -15);
-    ctx.closePath();
-    const hull = ctx.createLinearGradient(0, -15, 0, 15);
-    hull.addColorStop(0, color);
-    hull.addColorStop(0.5, 'rgba(255, 255, 255, 0.9)');
-    hull.addColorStop(0.56, color);
-    hull.addColorStop(1, color);
-    ctx.fillStyle = hull;
-    ctx.fill();
-    ctx.lineWidth = 1.4;
-    ctx.strokeStyle = 'rgba(255, 255, 255, 0.7)';
-    ctx.stroke();
-    ctx.fillStyle = 'rgba(10, 20, 40, 0.85)';
-    ctx.beginPath();
-    ctx.ellipse(4, 0, 6, 3.2, 0, 0, Math.PI * 2);
-    ctx.fill();
+    ctx.drawImage(sprite, -SPRITE_HALF, -SPRITE_HALF, SPRITE_HALF * 2, SPRITE_HALF * 2);
     ctx.restore();
   }
 
   function drawMissile(x, y, vx, vy, color, scale) {
     const sp = Math.hypot(vx, vy) || 1;
-    const len = 26 * scale;
-    const tx = x - (vx / sp) * len;
-    const ty = y - (vy / sp) * len;
-    const trail = ctx.createLinearGradient(x, y, tx, ty);
-    trail.addColorStop(0, color);
-    trail.addColorStop(1, 'rgba(0, 0, 0, 0)');
-    ctx.strokeStyle = trail;
-    ctx.lineWidth = 3.5 * scale;
-    ctx.lineCap = 'round';
+    const len = 24 * scale;
+    ctx.strokeStyle = color;
+    ctx.globalAlpha = 0.75;
+    ctx.lineWidth = 3 * scale;
     ctx.beginPath();
     ctx.moveTo(x, y);
-    ctx.lineTo(tx, ty);
+    ctx.lineTo(x - (vx / sp) * len, y - (vy / sp) * len);
     ctx.stroke();
-    ctx.fillStyle = 'rgba(255, 250, 225, 0.35)';
-    ctx.beginPath();
-    ctx.arc(x, y, 7 * scale, 0, Math.PI * 2);
-    ctx.fill();
-    ctx.fillStyle = '#fffbe8';
-    ctx.beginPath();
-    ctx.arc(x, y, 2.8 * scale, 0, Math.PI * 2);
-    ctx.fill();
+    ctx.globalAlpha = 1;
+    const r = 9 * scale;
+    ctx.drawImage(Sprites.missileGlow(), x - r, y - r, r * 2, r * 2);
   }
 
   function drawMinimap(w, h, scale, ownPos) {
@@ -1135,7 +1171,7 @@
       const p = toScreen(s.x, s.y);
       if (!p) continue;
       drawnShips++;
-      drawShip(p.x, p.y, s.angle, shipColor(ship), mine ? s.thrust > 0 : s.thrust, scale, !!mine);
+      drawShip(p.x, p.y, s.angle, shipColor(ship), mine ? s.thrust > 0 : s.thrust, scale, !!mine, dpr);
       const entry = G.scoreByShip.get(ship.id);
       if (entry) labels.push({ x: p.x, y: p.y + 34 * scale, text: entry.name, mine: !!mine });
     }
