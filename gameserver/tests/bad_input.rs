@@ -7,7 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::GameServer;
-use gameserver::client::{Connection, GameClient};
+use gameserver::client::{Connection, Event, GameClient};
 use gameserver::protocol::{ClientMessage, Join, ServerMessage};
 use gameserver::sim::Input;
 
@@ -231,47 +231,69 @@ async fn each_bad_frame_costs_only_its_own_connection() {
     still_served(&mut bystander).await;
 }
 
+/// Sends `message` about 500 times a second (far above twice the allowed
+/// 60) until the server closes; returns the errors received and the close code.
+async fn flood(
+    flooder: &mut GameClient,
+    message: ClientMessage,
+) -> (Vec<ServerMessage>, Option<u16>) {
+    let mut errors = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(2));
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => panic!("flood never closed"),
+            _ = tick.tick() => {
+                if flooder.conn.send(&message).await.is_err() {
+                    let (rest, close) = flooder.conn.events_until_close(LIMIT).await.unwrap();
+                    errors.extend(rest.into_iter().filter(|m| matches!(m, ServerMessage::Error { .. })));
+                    return (errors, close);
+                }
+            }
+            event = flooder.conn.next_event() => match event.unwrap() {
+                Event::Message(m @ ServerMessage::Error { .. }) => errors.push(m),
+                Event::Message(_) => {}
+                Event::Closed { code, .. } => return (errors, code),
+            }
+        }
+    }
+}
+
 #[tokio::test]
-async fn an_input_flood_is_trimmed_then_closed_with_4002() {
+async fn input_and_restart_floods_are_trimmed_then_closed_with_4002() {
     let server = GameServer::start(&["--bots", "0"], &[]);
     let mut bystander = GameClient::join(&server.ws_url(), "flood", "", "")
         .await
         .unwrap();
-    let mut flooder = GameClient::join(&server.ws_url(), "flood", "", "")
-        .await
-        .unwrap();
-    let mut errors = Vec::new();
-    let mut tick = tokio::time::interval(Duration::from_millis(2));
-    // ~500 inputs a second, far above twice the allowed 60, until the server closes.
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    let close = loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => panic!("flood never closed"),
-            _ = tick.tick() => {
-                if flooder.send_input(Input { left: true, ..Input::default() }).await.is_err() {
-                    let (rest, close) = flooder.conn.events_until_close(LIMIT).await.unwrap();
-                    errors.extend(rest.into_iter().filter(|m| matches!(m, ServerMessage::Error { .. })));
-                    break close;
-                }
-            }
-            event = flooder.conn.next_event() => match event.unwrap() {
-                gameserver::client::Event::Message(m @ ServerMessage::Error { .. }) => errors.push(m),
-                gameserver::client::Event::Message(_) => {}
-                gameserver::client::Event::Closed { code, .. } => break code,
-            }
+    let floods = [
+        ClientMessage::Input {
+            seq: 1,
+            input: Input {
+                left: true,
+                ..Input::default()
+            },
+        },
+        ClientMessage::Restart,
+    ];
+    for message in floods {
+        let mut flooder = GameClient::join(&server.ws_url(), "flood", "", "")
+            .await
+            .unwrap();
+        let (errors, close) = flood(&mut flooder, message.clone()).await;
+        assert_eq!(close, Some(4002), "{message:?}");
+        if matches!(message, ClientMessage::Input { .. }) {
+            assert!(!errors.is_empty(), "error 4 comes before the close");
         }
-    };
-    assert_eq!(close, Some(4002));
-    assert!(!errors.is_empty(), "error 4 comes before the close");
-    assert!(
-        errors
-            .iter()
-            .all(|m| matches!(m, ServerMessage::Error { code: 4, .. })),
-        "{errors:?}"
-    );
-    // At most one error 4 per second of flooding (it takes about 2 s to be closed).
-    assert!(errors.len() <= 4, "{} rate errors", errors.len());
-    still_served(&mut bystander).await;
+        assert!(
+            errors
+                .iter()
+                .all(|m| matches!(m, ServerMessage::Error { code: 4, .. })),
+            "{errors:?}"
+        );
+        // At most one error 4 per second of flooding (it takes about 2 s to be closed).
+        assert!(errors.len() <= 4, "{} rate errors", errors.len());
+        still_served(&mut bystander).await;
+    }
 }
 
 #[tokio::test]

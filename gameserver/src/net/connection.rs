@@ -211,11 +211,22 @@ impl Connection {
                         ));
                     }
                 },
-                ClientMessage::Restart => {
-                    if room.restart(me.player, me.conn).await.is_err() {
-                        return Ok(());
+                // Restarts share the input bucket: a flood of them would
+                // otherwise fill the room's queue and cost other players inputs.
+                ClientMessage::Restart => match limiter.check(Instant::now()) {
+                    Verdict::Accept => {
+                        if room.restart(me.player, me.conn).await.is_err() {
+                            return Ok(());
+                        }
                     }
-                }
+                    Verdict::Drop { .. } => self.ctx.metrics.inputs_dropped.add(1),
+                    Verdict::Close => {
+                        return Err(Refusal::close_only(
+                            close::TOO_MANY_INPUTS,
+                            "too many inputs",
+                        ));
+                    }
+                },
                 ClientMessage::Ping { echo } => {
                     let pong = ServerMessage::Pong { echo }.encode();
                     let _ = self.outbox.try_send(Outgoing::Frame(Bytes::from(pong)));
