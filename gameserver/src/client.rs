@@ -70,6 +70,14 @@ impl Connection {
         })
     }
 
+    /// This end's address, as the server sees it in its logs.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        match self.ws.get_ref() {
+            MaybeTlsStream::Plain(tcp) => tcp.local_addr().ok(),
+            _ => None,
+        }
+    }
+
     pub async fn send(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
         self.send_binary(message.encode()).await
     }

@@ -358,4 +358,18 @@ async fn after_the_grace_period_the_player_is_gone() {
     let again = GameClient::join(&url, "short", "", &token).await.unwrap();
     assert!(!again.view.welcome.resumed);
     assert_ne!(again.player_id(), player);
+
+    // A room with nobody left, connected or in grace, goes away.
+    drop(again);
+    loop {
+        let (_, _, body) = common::http_get(server.port, "/metrics");
+        if common::metric(&body, "spaaace_rooms") == Some(0.0) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "empty room never removed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

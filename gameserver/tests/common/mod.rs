@@ -26,6 +26,16 @@ impl GameServer {
     }
 
     pub fn start_on(port: u16, args: &[&str], envs: &[(&str, &str)]) -> GameServer {
+        Self::spawn(port, args, envs, Stdio::inherit())
+    }
+
+    /// Like `start`, with the server's log (stderr) written to `log`.
+    pub fn start_logged(args: &[&str], envs: &[(&str, &str)], log: &std::path::Path) -> GameServer {
+        let file = std::fs::File::create(log).expect("create server log file");
+        Self::spawn(free_port(), args, envs, Stdio::from(file))
+    }
+
+    fn spawn(port: u16, args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> GameServer {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_gameserver"));
         cmd.args(args)
             .env("PORT", port.to_string())
@@ -35,7 +45,8 @@ impl GameServer {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
             )
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            .stderr(stderr);
         for (k, v) in envs {
             cmd.env(k, v);
         }
