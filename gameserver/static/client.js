@@ -261,7 +261,12 @@
   // ---------------------------------------------------------------------------
   const params = new URLSearchParams(location.search);
   const ROOM = params.get('room') || 'default';
-  const NAME = (params.get('name') || '').trim().slice(0, 16);
+  // The server refuses a name with other characters (close 4004); drop them here so a
+  // stray symbol in the link does not end the game before it starts.
+  const NAME = Array.from((params.get('name') || '').replace(/[^\p{L}\p{N} _-]/gu, '').trim())
+    .slice(0, 16)
+    .join('')
+    .trim();
   const TOKEN_KEY = `spaaace:token:${ROOM}`;
   const MAX_PREDICT_STEPS = 180;
   const MAX_HISTORY = 4;
@@ -590,6 +595,16 @@
       G.base = null;
       G.predicted = null;
       UI.dead(false);
+      if (!byUs && code === 1000) {
+        // The server closes normally when another tab took this player over with the same
+        // token, or after a long silence: retrying would steal the game back and forth.
+        G.status = 'paused';
+        UI.status();
+        UI.paused(reason === 'replaced by a newer connection'
+          ? 'This game continues in another tab or window.'
+          : `The server closed the connection${reason ? ` (${reason})` : ''}.`);
+        return;
+      }
       if (!byUs && FATAL_CLOSES[code]) {
         G.status = 'failed';
         G.fatalError = `${FATAL_CLOSES[code]} (close ${code}${reason ? `: ${reason}` : ''})`;
@@ -616,10 +631,19 @@
       return false;
     }
 
+    function resume() {
+      if (G.status !== 'paused') return;
+      G.attempt = 0;
+      G.status = 'connecting';
+      UI.status();
+      connect();
+    }
+
     function heartbeat() {
       const now = performance.now();
       if (!G.ws || G.ws.readyState !== WebSocket.OPEN) return;
-      if (now - G.lastMessageAt > SILENT_LIMIT_MS) {
+      const silentLimit = Math.max(SILENT_LIMIT_MS, (5000 / (G.consts ? G.consts.updatesPerSecond || 1 : 1)));
+      if (now - G.lastMessageAt > silentLimit) {
         // Updates arrive many times a second: this long a silence is a dead link.
         const ws = G.ws;
         G.ws = null;
@@ -641,7 +665,7 @@
 
     const isOpen = () => G.ws !== null && G.ws.readyState === WebSocket.OPEN;
 
-    return { start, send, isOpen };
+    return { start, send, isOpen, resume };
   })();
 
   // ---------------------------------------------------------------------------
@@ -663,7 +687,12 @@
     function bind() {
       addEventListener('keydown', (ev) => {
         if (ev.key === 'Enter') {
-          restart();
+          if (G.status === 'paused') {
+            UI.unpause();
+            Net.resume();
+          } else {
+            restart();
+          }
           return;
         }
         const k = keyOf(ev);
@@ -699,6 +728,10 @@
       addEventListener('touchstart', () => UI.showTouch(), { once: true, passive: true });
       if (matchMedia('(pointer: coarse)').matches) UI.showTouch();
       document.getElementById('again').addEventListener('click', restart);
+      document.getElementById('resume').addEventListener('click', () => {
+        UI.unpause();
+        Net.resume();
+      });
     }
 
     function keys() {
@@ -1204,6 +1237,7 @@
         case 'connected': text = `connected${G.rttMs ? ` · ${Math.round(G.rttMs)} ms` : ''}`; break;
         case 'reconnecting': text = `reconnecting… (attempt ${G.attempt})`; break;
         case 'failed': text = 'disconnected'; break;
+        case 'paused': text = 'paused'; break;
         default: text = 'connecting…';
       }
       $('status-text').textContent = text;
@@ -1247,8 +1281,22 @@
     }
 
     function fatal(text) {
+      $('fatal-title').textContent = 'Disconnected';
       $('fatal-text').textContent = text;
+      $('resume').hidden = true;
       $('fatal').hidden = false;
+    }
+
+    function paused(text) {
+      $('fatal-title').textContent = 'Paused';
+      $('fatal-text').textContent = text;
+      $('resume').hidden = false;
+      $('fatal').hidden = false;
+      $('resume').focus({ preventScroll: true });
+    }
+
+    function unpause() {
+      $('fatal').hidden = true;
     }
 
     function showTouch() {
@@ -1262,7 +1310,7 @@
       helpTimer = setTimeout(() => ($('help').style.opacity = '0'), 6000);
     }
 
-    return { status, scoreboard, dead, toast, fatal, showTouch, hideHelpSoon };
+    return { status, scoreboard, dead, toast, fatal, paused, unpause, showTouch, hideHelpSoon };
   })();
 
   // ---------------------------------------------------------------------------

@@ -85,6 +85,10 @@ struct Observer {
 
 impl Observer {
     async fn join(url: &str, room: &str) -> Observer {
+        Self::join_with_token(url, room, "").await
+    }
+
+    async fn join_with_token(url: &str, room: &str, token: &str) -> Observer {
         let (ws, _) = tokio_tungstenite::connect_async(url)
             .await
             .unwrap_or_else(|e| panic!("observer connecting to {url}: {e}"));
@@ -123,7 +127,7 @@ impl Observer {
         let join = ClientMessage::Join(Join {
             room: room.into(),
             name: "Observer".into(),
-            token: String::new(),
+            token: token.into(),
         });
         out.send(join.encode()).expect("observer writer running");
         Observer {
@@ -371,6 +375,37 @@ async fn page_resumes_with_its_token_and_reconnects_by_itself() {
         .await;
     assert_eq!(again["playerId"], first["playerId"], "{again}");
     assert_eq!(again["shipId"], first["shipId"], "{again}");
+
+    // Another client presenting the same token takes the player over; the page pauses
+    // instead of stealing it back, until asked to play here again.
+    let token = page
+        .eval("sessionStorage.getItem('spaaace:token:comeback')")
+        .await
+        .expect("reading the token");
+    let token = token
+        .as_str()
+        .expect("the page keeps its token in sessionStorage");
+    let usurper = Observer::join_with_token(&server.ws_url(), "comeback", token).await;
+    let paused = page
+        .wait_for(
+            "the page to pause when taken over",
+            "(() => { const s = window.spaaace.state(); return s.status === 'paused' ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    assert_eq!(paused["lastCloseCode"], 1000, "{paused}");
+    page.eval("document.getElementById('resume').click()")
+        .await
+        .expect("clicking Play here");
+    let back_here = page
+        .wait_for(
+            "the page to take its player back",
+            "(() => { const s = window.spaaace.state(); return s.connected && s.resumed ? s : null; })()",
+            LIMIT,
+        )
+        .await;
+    assert_eq!(back_here["playerId"], first["playerId"], "{back_here}");
+    drop(usurper);
 
     // SIGTERM: the server closes sockets with 4000 and exits; the page retries on its own.
     page.eval("window.samePage = true")
