@@ -404,26 +404,6 @@ impl Resource for SecurityGroup {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rule_keys_parse_back() {
-        for key in [
-            "ingress tcp 80 from 0.0.0.0/0",
-            "ingress tcp 32768-65535 from sg-123",
-            "egress all all to 0.0.0.0/0",
-            "ingress tcp 22 from ::/0",
-        ] {
-            let rule = Rule::parse(key).expect(key);
-            assert_eq!(rule.key(), key);
-        }
-        assert_eq!(Rule::parse("tag:Name"), None);
-        assert_eq!(Rule::parse("ingress tcp x from 0.0.0.0/0"), None);
-    }
-}
-
 async fn revoke_ingress(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
     let ingress: Vec<IpPermission> = o
         .attrs
@@ -459,4 +439,24 @@ async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_keys_parse_back() {
+        for key in [
+            "ingress tcp 80 from 0.0.0.0/0",
+            "ingress tcp 32768-65535 from sg-123",
+            "egress all all to 0.0.0.0/0",
+            "ingress tcp 22 from ::/0",
+        ] {
+            let rule = Rule::parse(key).expect(key);
+            assert_eq!(rule.key(), key);
+        }
+        assert_eq!(Rule::parse("tag:Name"), None);
+        assert_eq!(Rule::parse("ingress tcp x from 0.0.0.0/0"), None);
+    }
 }
