@@ -16,6 +16,7 @@ use crate::room::Outgoing;
 
 /// A WebSocket ping this often; the reader closes a socket silent for `IDLE_TIMEOUT`.
 pub const PING_EVERY: Duration = Duration::from_secs(10);
+const CLOSE_FLUSH_LIMIT: Duration = Duration::from_secs(1);
 
 pub struct Writer {
     pub sink: SplitSink<WebSocket, Message>,
@@ -60,6 +61,9 @@ impl Writer {
             };
             let _ = self.sink.send(Message::Close(Some(frame))).await;
         }
+        // Completes the close handshake (or answers the peer's close) without
+        // waiting long on a peer that is already gone.
+        let _ = tokio::time::timeout(CLOSE_FLUSH_LIMIT, self.sink.close()).await;
         self.done.cancel();
     }
 }
