@@ -292,6 +292,7 @@
     scores: [],
     scoreByShip: new Map(),
     myKills: null,
+    freshJoin: true,
     touchMode: false,
     deaths: 0,
     updates: 0,
@@ -343,6 +344,7 @@
     G.status = 'connected';
     G.fatalError = null;
     G.lastStep = m.step;
+    G.freshJoin = true;
     G.lastServerError = null;
     G.clockOffset = null;
     sampleClock(m.step, performance.now());
@@ -384,6 +386,29 @@
     if (ship.hist.length > MAX_HISTORY) ship.hist.shift();
   }
 
+  // A full update is everything that exists. Ships it leaves out went away in updates
+  // this client missed: they explode like any removed ship, except in the first update
+  // after a (re)join, when what the page held may come from an older connection.
+  function replaceAll(m) {
+    G.missiles.clear();
+    if (G.freshJoin) {
+      // Ids restart with a new server process: nothing held before can be trusted.
+      G.ships.clear();
+      return;
+    }
+    const present = new Set(m.newShips.map((s) => s.id));
+    for (const [id, ship] of G.ships) {
+      if (present.has(id)) continue;
+      Effects.explode(...explosionAt(ship), shipColor(ship), false);
+      G.ships.delete(id);
+    }
+  }
+
+  function explosionAt(ship) {
+    const at = ship.id === G.shipId && G.predicted ? G.predicted : ship.drawn || latest(ship);
+    return [at.x, at.y];
+  }
+
   function onUpdate(m, now) {
     const before = G.alive && G.base ? predictOwn(predictedStep(now)) : null;
     G.updates++;
@@ -392,14 +417,16 @@
     sampleClock(m.step, now);
 
     const touched = new Set();
-    if (m.full) {
-      G.ships.clear();
-      G.missiles.clear();
-    }
+    if (m.full) replaceAll(m);
+    G.freshJoin = false;
     for (const s of m.newShips) {
-      const ship = { id: s.id, player: s.player, hist: [], drawn: null };
+      // A full update lists known ships again: keep their history so they stay smooth.
+      let ship = G.ships.get(s.id);
+      if (!ship || ship.player !== s.player) {
+        ship = { id: s.id, player: s.player, hist: [], drawn: null };
+        G.ships.set(s.id, ship);
+      }
       pushHistory(ship, m.step, s);
-      G.ships.set(s.id, ship);
       touched.add(s.id);
     }
     for (const s of m.movedShips) {
@@ -416,8 +443,7 @@
     for (const id of m.removed) {
       const ship = G.ships.get(id);
       if (ship) {
-        const at = id === G.shipId && G.predicted ? G.predicted : ship.drawn || latest(ship);
-        Effects.explode(at.x, at.y, shipColor(ship), id === G.shipId);
+        Effects.explode(...explosionAt(ship), shipColor(ship), id === G.shipId);
         G.ships.delete(id);
       } else {
         G.missiles.delete(id);
