@@ -1211,8 +1211,9 @@
     ctx.globalCompositeOperation = 'lighter';
     for (const m of G.missiles.values()) {
       const t = m.ship === G.shipId ? tPred : tRender;
-      if (t < m.step - stepsPerUpdate()) continue;
       const dt = t - m.step;
+      // Not fired yet at this clock, or overdue for its removal (updates stalled).
+      if (dt < -stepsPerUpdate() || dt > G.consts.missileLifeSteps + 2 * stepsPerUpdate()) continue;
       const x = Physics.wrap(m.x + m.vx * dt, G.size.w);
       const y = Physics.wrap(m.y + m.vy * dt, G.size.h);
       const p = toScreen(x, y);
