@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-pub const INPUTS_PER_SECOND: f64 = 60.0;
-pub const INPUT_BURST: f64 = 120.0;
+const INPUTS_PER_SECOND: f64 = 60.0;
+const INPUT_BURST: f64 = 120.0;
 /// More drops than this in a second means more than twice the allowed rate.
 const DROPS_PER_SECOND_TOLERATED: u32 = 60;
 /// That many such seconds in a row close the connection.

@@ -11,7 +11,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use connection::serve;
-pub use limits::{InputLimiter, Verdict, INPUTS_PER_SECOND, INPUT_BURST};
 
 use crate::metrics::Metrics;
 use crate::room::Registry;

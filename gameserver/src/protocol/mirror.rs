@@ -57,8 +57,6 @@ pub struct WorldMirror {
     pub synced: bool,
     pub ships: BTreeMap<u32, MirrorShip>,
     pub missiles: BTreeMap<u32, MirrorMissile>,
-    /// Ids removed by the last applied update.
-    pub last_removed: Vec<u32>,
 }
 
 impl WorldMirror {
@@ -73,12 +71,10 @@ impl WorldMirror {
             UpdateKind::Delta if !self.synced => return Err(MirrorError::DeltaFirst { step }),
             UpdateKind::Delta => {}
         }
-        self.last_removed.clear();
         for id in &body.removed {
             if self.ships.remove(id).is_none() && self.missiles.remove(id).is_none() {
                 return Err(MirrorError::UnknownObject { step, id: *id });
             }
-            self.last_removed.push(*id);
         }
         for s in &body.new_ships {
             let mut ship = MirrorShip {

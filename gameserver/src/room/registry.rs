@@ -44,18 +44,6 @@ impl Registry {
         })
     }
 
-    pub fn config(&self) -> &RoomConfig {
-        &self.config
-    }
-
-    pub fn room(&self, id: &RoomId) -> Option<RoomHandle> {
-        self.lock().get(id).cloned()
-    }
-
-    pub fn room_count(&self) -> usize {
-        self.lock().len()
-    }
-
     /// Joins room `id`, creating it if it does not run yet.
     pub async fn join(
         self: &Arc<Self>,
