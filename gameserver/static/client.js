@@ -1093,23 +1093,23 @@
     ctx.translate(x, y);
     ctx.rotate((angle * Math.PI) / 180);
     ctx.scale(unit, unit);
+    ctx.drawImage(sprite, -SPRITE_HALF, -SPRITE_HALF, SPRITE_HALF * 2, SPRITE_HALF * 2);
     if (thrust) {
       ctx.globalCompositeOperation = 'lighter';
-      const len = 16 + Math.random() * 14;
-      const grad = ctx.createLinearGradient(-9, 0, -10 - len, 0);
+      const len = 20 + Math.random() * 16;
+      const grad = ctx.createLinearGradient(-10, 0, -10 - len, 0);
       grad.addColorStop(0, 'rgba(255, 244, 200, 0.95)');
       grad.addColorStop(0.35, 'rgba(255, 160, 50, 0.85)');
       grad.addColorStop(1, 'rgba(255, 60, 20, 0)');
       ctx.fillStyle = grad;
       ctx.beginPath();
-      ctx.moveTo(-9, -6.5);
+      ctx.moveTo(-10.5, -5.5);
       ctx.quadraticCurveTo(-12 - len * 0.5, -3, -10 - len, 0);
-      ctx.quadraticCurveTo(-12 - len * 0.5, 3, -9, 6.5);
+      ctx.quadraticCurveTo(-12 - len * 0.5, 3, -10.5, 5.5);
       ctx.closePath();
       ctx.fill();
       ctx.globalCompositeOperation = 'source-over';
     }
-    ctx.drawImage(sprite, -SPRITE_HALF, -SPRITE_HALF, SPRITE_HALF * 2, SPRITE_HALF * 2);
     ctx.restore();
   }
 
