@@ -81,6 +81,7 @@ impl std::fmt::Debug for RedisStore {
 impl RedisStore {
     /// Prepares the connection without waiting for it: a server that starts
     /// while Redis is down still starts, and connects once Redis is back.
+    /// Call it inside a tokio runtime (the connection runs as a task).
     pub fn open(url: &str, options: StoreOptions) -> Result<RedisStore, StoreError> {
         install_crypto_provider();
         let target = redact_url(url);

@@ -49,10 +49,11 @@ pub struct WriterStats {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("{} room snapshot(s) not written to Redis within {limit:?}: {rooms}", .count)]
+#[error("room snapshots not written to Redis within {limit:?}: {in_flight} in flight, pending for rooms [{}]", .pending.join(", "))]
 pub struct FlushError {
-    pub count: usize,
-    pub rooms: String,
+    /// Rooms whose newest snapshot still waits.
+    pub pending: Vec<String>,
+    pub in_flight: usize,
     pub limit: Duration,
 }
 
@@ -136,19 +137,18 @@ impl SnapshotWriter {
             let idle = self.shared.idle.notified();
             tokio::pin!(idle);
             idle.as_mut().enable();
-            if let Some(rooms) = self.unwritten_rooms() {
-                let left = deadline.saturating_duration_since(Instant::now());
-                self.shared.hurry.notify_one();
-                if left.is_zero() || tokio::time::timeout(left, idle).await.is_err() {
-                    let count = rooms.len();
-                    return Err(FlushError {
-                        count,
-                        rooms: rooms.join(", "),
-                        limit,
-                    });
-                }
-            } else {
+            let (pending, in_flight) = self.unwritten();
+            if pending.is_empty() && in_flight == 0 {
                 return Ok(());
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            self.shared.hurry.notify_one();
+            if left.is_zero() || tokio::time::timeout(left, idle).await.is_err() {
+                return Err(FlushError {
+                    pending,
+                    in_flight,
+                    limit,
+                });
             }
         }
     }
@@ -161,17 +161,12 @@ impl SnapshotWriter {
         result
     }
 
-    fn unwritten_rooms(&self) -> Option<Vec<String>> {
+    /// Rooms with a pending snapshot (sorted), and how many are being written.
+    fn unwritten(&self) -> (Vec<String>, usize) {
         let state = self.shared.lock();
-        if state.pending.is_empty() && state.in_flight == 0 {
-            return None;
-        }
         let mut rooms: Vec<String> = state.pending.keys().cloned().collect();
         rooms.sort_unstable();
-        if state.in_flight > 0 {
-            rooms.push(format!("{} in flight", state.in_flight));
-        }
-        Some(rooms)
+        (rooms, state.in_flight)
     }
 }
 

@@ -1,0 +1,184 @@
+//! Prints the crash-safety figures of issue 3: snapshot size, the copy a room
+//! pays on its tick, encode and decode time, and the Redis write per room at
+//! 10, 200 and 1000 ships; the hydration of 100 saved rooms; and the share of
+//! the 60 Hz tick budget snapshots take at the default interval. Needs
+//! redis-server (`make deps`). Figures, not assertions.
+
+#[path = "../tests/common/redis.rs"]
+mod redis_server;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant, SystemTime};
+
+use gameserver::persist::{
+    hydrate, Envelope, PlayerRecord, RedisStore, SnapshotWriter, StoreOptions, TokenHash,
+    WriterOptions,
+};
+use gameserver::sim::{Input, SimConfig, World, STEPS_PER_SECOND};
+use redis_server::RedisServer;
+
+const SIZES: [u32; 3] = [10, 200, 1000];
+const HYDRATED_ROOMS: usize = 100;
+/// The default SNAPSHOT_INTERVAL_MS.
+const INTERVAL: Duration = Duration::from_millis(1000);
+const TICK_BUDGET: Duration = Duration::from_nanos(1_000_000_000 / STEPS_PER_SECOND as u64);
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    // The store's connection task needs the runtime.
+    let _entered = runtime.enter();
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url(), StoreOptions::default()).expect("open store");
+    println!("Spaaace snapshot benchmark (release build, redis-server on loopback)");
+    println!(
+        "{:>6} | {:>9} | {:>9} {:>9} {:>9} {:>9} | {:>12}",
+        "ships", "KB", "copy us", "encode us", "decode us", "write us", "tick share %"
+    );
+    for ships in SIZES {
+        let figures = runtime.block_on(snapshot_figures(&store, ships));
+        // Per tick at the default interval: the copy on the tick path plus the
+        // encode the writer does on the same two cores.
+        let per_tick = (figures.copy + figures.encode).as_secs_f64() / ticks_per_interval();
+        println!(
+            "{:>6} | {:>9.1} | {:>9.1} {:>9.1} {:>9.1} {:>9.1} | {:>12.4}",
+            ships,
+            figures.bytes as f64 / 1000.0,
+            micros(figures.copy),
+            micros(figures.encode),
+            micros(figures.decode),
+            micros(figures.write),
+            100.0 * per_tick / TICK_BUDGET.as_secs_f64(),
+        );
+    }
+    runtime.block_on(async {
+        for ships in SIZES {
+            let room = format!("bench{ships}");
+            let gone = [gameserver::persist::Write::Delete { room_id: &room }];
+            store.write(&gone).await.expect("DEL");
+        }
+    });
+    let hydration = runtime.block_on(hydration_time(&store));
+    println!(
+        "hydration of {HYDRATED_ROOMS} saved rooms (3 bots + 2 players each): {:.1} ms",
+        hydration.as_secs_f64() * 1000.0
+    );
+}
+
+struct Figures {
+    bytes: usize,
+    copy: Duration,
+    encode: Duration,
+    decode: Duration,
+    write: Duration,
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn ticks_per_interval() -> f64 {
+    INTERVAL.as_secs_f64() / TICK_BUDGET.as_secs_f64()
+}
+
+/// A room of `ships` ships, all bots but two players, flying and firing.
+fn busy_room(ships: u32, seed: u64) -> (World, BTreeMap<u32, PlayerRecord>) {
+    let mut world = World::new(
+        SimConfig {
+            bots: ships.saturating_sub(2),
+            ..SimConfig::default()
+        },
+        seed,
+    );
+    let mut players = BTreeMap::new();
+    for i in 0..2 {
+        let p = world.add_player(None);
+        world.spawn_ship(p);
+        let record = PlayerRecord {
+            token_hash: TokenHash::of(&format!("token-{seed}-{i}")),
+            grace_deadline: None,
+        };
+        players.insert(p, record);
+    }
+    let fire = Input {
+        up: true,
+        left: false,
+        right: true,
+        fire: true,
+    };
+    for _ in 0..120 {
+        let inputs: Vec<_> = players.keys().map(|&p| (p, fire)).collect();
+        world.step(&inputs);
+    }
+    world.drain_events();
+    (world, players)
+}
+
+/// Mean of `f` over enough runs to fill about half a second.
+fn mean<T>(mut f: impl FnMut() -> T) -> Duration {
+    let start = Instant::now();
+    let mut runs = 0u32;
+    while runs < 5 || start.elapsed() < Duration::from_millis(500) {
+        std::hint::black_box(f());
+        runs += 1;
+    }
+    start.elapsed() / runs
+}
+
+async fn snapshot_figures(store: &RedisStore, ships: u32) -> Figures {
+    let (world, players) = busy_room(ships, u64::from(ships));
+    let room = format!("bench{ships}");
+    let capture = || Envelope::capture(&room, &world, players.clone(), SystemTime::now());
+    let envelope = capture();
+    let bytes = envelope.encode().expect("encode");
+    let copy = mean(capture);
+    let encode = mean(|| envelope.encode());
+    let decode = mean(|| Envelope::decode(&room, &bytes));
+    let write = {
+        let batch = [gameserver::persist::Write::Save {
+            room_id: &room,
+            value: &bytes,
+        }];
+        let start = Instant::now();
+        let mut runs = 0u32;
+        while runs < 5 || start.elapsed() < Duration::from_millis(500) {
+            store.write(&batch).await.expect("SET");
+            runs += 1;
+        }
+        start.elapsed() / runs
+    };
+    Figures {
+        bytes: bytes.len(),
+        copy,
+        encode,
+        decode,
+        write,
+    }
+}
+
+async fn hydration_time(store: &RedisStore) -> Duration {
+    let (writer, _task) = SnapshotWriter::spawn(store.clone(), WriterOptions::default());
+    for i in 0..HYDRATED_ROOMS {
+        let (world, players) = busy_room(5, i as u64);
+        writer.submit(Envelope::capture(
+            &format!("room{i}"),
+            &world,
+            players,
+            SystemTime::now(),
+        ));
+    }
+    writer
+        .flush(Duration::from_secs(30))
+        .await
+        .expect("saving the rooms");
+    let start = Instant::now();
+    let hydration = hydrate(store, Duration::from_secs(30))
+        .await
+        .expect("hydrate");
+    let took = start.elapsed();
+    assert_eq!(hydration.rooms.len(), HYDRATED_ROOMS, "rooms went missing");
+    took
+}
