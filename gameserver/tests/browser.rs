@@ -749,3 +749,61 @@ async fn page_decoder_reads_what_the_rust_encoder_writes() {
         ("your_ship".into(), 0.into())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touch_buttons_fly_the_ship() {
+    let chromium = launch_chromium();
+    let server = GameServer::start(&["--bots", "0"], &[]);
+    let page = Page::open(chromium.ws_url(), 800, 600)
+        .await
+        .unwrap_or_else(|e| panic!("opening a tab: {e}"));
+    page.call(
+        "Emulation.setTouchEmulationEnabled",
+        serde_json::json!({ "enabled": true, "maxTouchPoints": 2 }),
+    )
+    .await
+    .expect("emulating a touch screen");
+    page.navigate(&server.http_url("/?room=touch"))
+        .await
+        .expect("navigating");
+    let joined = page.wait_for("the page to join", JOINED, LIMIT).await;
+    let y0 = num(&joined, "/serverShip/y");
+
+    let thrust = page
+        .wait_for(
+            "the touch buttons to show",
+            "(() => { if (document.getElementById('touch').hidden) return null;
+               const r = document.querySelector('#touch [data-key=up]').getBoundingClientRect();
+               return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; })()",
+            LIMIT,
+        )
+        .await;
+    let finger = (num(&thrust, "/x"), num(&thrust, "/y"));
+    page.touch("touchStart", &[finger])
+        .await
+        .expect("touching thrust");
+    let moved = page
+        .wait_for(
+            "the server to move the ship while thrust is touched",
+            &format!(
+                "(() => {{ const s = window.spaaace.state(); if (!s.serverShip) return null;
+                  let d = (s.serverShip.y - {y0}) % {WORLD}; if (d < 0) d += {WORLD};
+                  return d > 5 && d < {WORLD} / 2 ? s : null; }})()"
+            ),
+            LIMIT,
+        )
+        .await;
+    assert_eq!(moved["keys"], 1, "only thrust is held: {moved}");
+    page.touch("touchEnd", &[])
+        .await
+        .expect("lifting the finger");
+    page.wait_for(
+        "the thrust to stop when the finger lifts",
+        "window.spaaace.state().keys === 0",
+        LIMIT,
+    )
+    .await;
+
+    let errors = page.errors();
+    assert!(errors.is_empty(), "the page logged errors: {errors:#?}");
+}

@@ -163,6 +163,20 @@ impl Page {
         Ok(())
     }
 
+    /// Sends a touch event ("touchStart", "touchEnd", ...) with fingers at `points`.
+    pub async fn touch(&self, kind: &str, points: &[(f64, f64)]) -> Result<(), CdpError> {
+        let points: Vec<Value> = points
+            .iter()
+            .map(|(x, y)| json!({ "x": x, "y": y }))
+            .collect();
+        self.call(
+            "Input.dispatchTouchEvent",
+            json!({ "type": kind, "touchPoints": points }),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn screenshot(&self, path: &Path) -> Result<(), CdpError> {
         let method = "Page.captureScreenshot";
         let reply = self.call(method, json!({ "format": "png" })).await?;
