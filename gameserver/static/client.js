@@ -301,7 +301,6 @@
     seq: 0,
     pending: [], // inputs not yet applied by the server: { seq, keys, step }
     base: null, // server state of the own ship at base.step
-    lastInputAt: -Infinity,
     clockOffset: null, // server step = now_in_steps + clockOffset (at arrival of updates)
     rttMs: 0,
     pings: new Map(),
@@ -703,8 +702,12 @@
     const KEYMAP = {
       ArrowUp: 'up', KeyW: 'up', ArrowLeft: 'left', KeyA: 'left', ArrowRight: 'right', KeyD: 'right', Space: 'fire',
     };
-    // Frames come faster than 60/s on fast displays; keep at most one input per step.
-    const MIN_INTERVAL_MS = 1000 / 60 - 2;
+    // One input per frame, but never more than 60 a second (the server's allowance) on
+    // fast displays, nor fewer on 75 Hz ones: a bucket refilled at 60/s, two deep for jitter.
+    const INPUTS_PER_MS = 60 / 1000;
+    const BUCKET_DEPTH = 2;
+    let tokens = BUCKET_DEPTH;
+    let refilledAt = 0;
 
     function keyOf(ev) {
       return KEYMAP[ev.code] || KEYMAP[ev.key === ' ' ? 'Space' : ev.key];
@@ -776,11 +779,13 @@
 
     /** Called once per animation frame. */
     function tick(now) {
+      tokens = Math.min(BUCKET_DEPTH, tokens + (now - refilledAt) * INPUTS_PER_MS);
+      refilledAt = now;
       const bits = keys();
-      if (!bits || !G.alive || G.status !== 'connected' || !Net.isOpen() || now - G.lastInputAt < MIN_INTERVAL_MS) return;
+      if (!bits || !G.alive || G.status !== 'connected' || !Net.isOpen() || tokens < 1) return;
+      tokens -= 1;
       G.seq = (G.seq + 1) >>> 0;
       Net.send(Proto.encodeInput(G.seq, bits));
-      G.lastInputAt = now;
       G.pending.push({ seq: G.seq, keys: bits, step: Math.floor(predictedStep(now)) + 1 });
       if (G.pending.length > 240) G.pending.shift();
     }
@@ -1397,6 +1402,7 @@
         connected: G.status === 'connected',
         status: G.status,
         error: G.fatalError,
+        serverError: G.lastServerError,
         room: ROOM,
         playerId: G.playerId,
         shipId: G.shipId,

@@ -346,6 +346,11 @@ async fn page_draws_joins_and_flies_the_own_ship_on_arrow_up() {
             LIMIT,
         )
         .await;
+    assert_eq!(
+        settled["serverError"],
+        Value::Null,
+        "holding keys stays within the server's input rate: {settled}"
+    );
     eprintln!(
         "figures: prediction corrections {} (mean {} units, max {} units), frame {} ms, {} fps, rtt {} ms",
         settled["prediction"]["corrections"],
