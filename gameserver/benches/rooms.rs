@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use gameserver::metrics::Metrics;
+use gameserver::metrics::{Metrics, Phase};
 use gameserver::names::RoomId;
 use gameserver::protocol::UpdateEncoder;
 use gameserver::room::{JoinRequest, Outgoing, Registry, RoomConfig, OUTBOX_CAPACITY};
@@ -45,9 +45,11 @@ fn main() {
         "{:>6} | {:>9} {:>9} {:>9} | {:>8} {:>8} | {:>11} {:>11}",
         "ships", "p50 ms", "p99 ms", "mean ms", "steps/s", "skipped", "spect. KB/s", "bytes/upd"
     );
+    let mut phases = Vec::new();
     for ships in sizes {
         let step = step_costs(ships);
         let held = runtime.block_on(room_loop(ships));
+        phases.push((ships, held.phase_means_us));
         println!(
             "{:>6} | {:>9.4} {:>9.4} {:>9.4} | {:>8.1} {:>8} | {:>11.1} {:>11.0}",
             ships,
@@ -60,6 +62,20 @@ fn main() {
             held.bytes_per_update
         );
     }
+    println!();
+    println!("Mean wall time per phase in the real room loop, microseconds (from its /metrics histograms):");
+    println!(
+        "{:>6} | {:>8} {:>8} {:>8} {:>10} {:>8} {:>8}",
+        "ships", "inputs", "bots", "physics", "collisions", "timers", "encode"
+    );
+    for (ships, us) in phases {
+        println!(
+            "{:>6} | {:>8.1} {:>8.1} {:>8.1} {:>10.1} {:>8.1} {:>8.1}",
+            ships, us[0], us[1], us[2], us[3], us[4], us[5]
+        );
+    }
+    println!("(encode: events, scores and the update encode, averaged over all steps.)");
+    println!();
     println!(
         "p50/p99/mean: thread CPU time of one step (inputs, bots, physics, collisions, timers)"
     );
@@ -124,6 +140,7 @@ fn step_costs(ships: u32) -> StepCosts {
 }
 
 struct Held {
+    phase_means_us: [f64; 6],
     steps_per_second: f64,
     ticks_skipped: u64,
     spectator_bytes_per_second: f64,
@@ -199,6 +216,7 @@ async fn room_loop(ships: u32) -> Held {
     drop(registry);
     let (bytes, updates) = counter.await.expect("byte counter");
     Held {
+        phase_means_us: Phase::ALL.map(|p| metrics.phase(p).mean().as_secs_f64() * 1e6),
         steps_per_second: (after.step - before.step) as f64 / elapsed,
         ticks_skipped: skipped,
         spectator_bytes_per_second: bytes as f64 / elapsed,

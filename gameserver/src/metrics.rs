@@ -51,6 +51,12 @@ pub struct Histogram {
 }
 
 impl Histogram {
+    /// Mean of everything recorded (zero before the first record).
+    pub fn mean(&self) -> Duration {
+        let count = self.count.load(Relaxed);
+        Duration::from_nanos(self.sum_ns.load(Relaxed).checked_div(count).unwrap_or(0))
+    }
+
     pub fn record(&self, d: Duration) {
         let us = d.as_micros() as u64;
         if let Some(i) = BUCKETS_US.iter().position(|&b| us <= b) {
