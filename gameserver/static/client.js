@@ -292,6 +292,7 @@
     scores: [],
     scoreByShip: new Map(),
     myKills: null,
+    killerWantedAt: null,
     freshJoin: true,
     touchMode: false,
     deaths: 0,
@@ -363,6 +364,8 @@
     G.shipId = shipId;
     G.alive = shipId !== 0;
     if (!G.alive) {
+      G.killerWantedAt = performance.now();
+      UI.killer(null);
       G.base = null;
       G.predicted = null;
       G.pending = [];
@@ -505,6 +508,16 @@
   }
 
   function onScore(m) {
+    // The scoreboard is the only place a kill shows up: credit the one ship whose kills
+    // went up just after ours was destroyed.
+    if (G.killerWantedAt !== null) {
+      const gainers = m.entries.filter((e) => {
+        const before = G.scoreByShip.get(e.ship);
+        return before && e.kills > before.kills && e.ship !== G.shipId;
+      });
+      if (gainers.length === 1) UI.killer(gainers[0].name);
+      if (gainers.length > 0 || performance.now() - G.killerWantedAt > 3000) G.killerWantedAt = null;
+    }
     G.scores = m.entries.slice().sort((a, b) => b.kills - a.kills || a.deaths - b.deaths || a.ship - b.ship);
     G.scoreByShip = new Map(m.entries.map((e) => [e.ship, e]));
     const mine = m.entries.find((e) => e.player === G.playerId && G.playerId !== 0);
@@ -1297,11 +1310,29 @@
       );
     }
 
+    function killer(name) {
+      $('killer').hidden = !name;
+      $('killer').textContent = name ? `by ${name}` : '';
+    }
+
+    // The prompt waits a moment so the player sees the own ship explode first.
+    const DEAD_PROMPT_DELAY_MS = 700;
+    let deadTimer = null;
+
     function dead(show) {
       const el = $('dead');
-      const was = !el.hidden;
-      el.hidden = !show;
-      if (show && !was) $('again').focus({ preventScroll: true });
+      clearTimeout(deadTimer);
+      deadTimer = null;
+      if (!show) {
+        el.hidden = true;
+        return;
+      }
+      if (!el.hidden) return;
+      deadTimer = setTimeout(() => {
+        if (G.alive || G.status !== 'connected') return;
+        el.hidden = false;
+        $('again').focus({ preventScroll: true });
+      }, DEAD_PROMPT_DELAY_MS);
     }
 
     function toast(text) {
@@ -1342,7 +1373,7 @@
       helpTimer = setTimeout(() => ($('help').style.opacity = '0'), 6000);
     }
 
-    return { status, scoreboard, dead, toast, fatal, paused, unpause, showTouch, hideHelpSoon };
+    return { status, scoreboard, killer, dead, toast, fatal, paused, unpause, showTouch, hideHelpSoon };
   })();
 
   // ---------------------------------------------------------------------------

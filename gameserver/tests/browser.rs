@@ -513,6 +513,15 @@ async fn destroyed_ship_explodes_and_enter_flies_again() {
         )
         .await;
     eprintln!("scoreboard row: {killer}");
+    page.wait_for(
+        "the death overlay to name the killer",
+        "document.getElementById('killer').textContent === 'by Observer'",
+        LIMIT,
+    )
+    .await;
+    page.screenshot(Path::new("/tmp/spaaace-destroyed.png"))
+        .await
+        .expect("screenshot");
 
     page.key("keyDown", "Enter").await.expect("pressing Enter");
     page.key("keyUp", "Enter").await.expect("releasing Enter");
