@@ -204,6 +204,13 @@ async fn each_bad_frame_costs_only_its_own_connection() {
         ),
         Case("oversized frame", vec![0x02; 300], true, vec![], Some(1009)),
         Case(
+            "frame of 100 KiB",
+            vec![0x02; 100 * 1024],
+            true,
+            vec![],
+            Some(1009),
+        ),
+        Case(
             "oversized frame before join",
             vec![0x01; 257],
             false,

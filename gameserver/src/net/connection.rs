@@ -119,7 +119,8 @@ impl Connection {
             _ = self.done.cancelled() => return Ok(None),
             next = tokio::time::timeout(JOIN_TIMEOUT, stream.next()) => match next {
                 Err(_) => return Err(Refusal::error(ErrorCode::JoinExpected, "no join within 10 s")),
-                Ok(None | Some(Err(_))) => return Ok(None),
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(e))) => return read_failed(e).map(|()| None),
                 Ok(Some(Ok(message))) => message,
             },
         };
@@ -180,7 +181,8 @@ impl Connection {
                 _ = self.done.cancelled() => return Ok(()),
                 next = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => match next {
                     Err(_) => return Err(Refusal::close_only(close::NORMAL, "idle")),
-                    Ok(None | Some(Err(_))) => return Ok(()),
+                    Ok(None) => return Ok(()),
+                    Ok(Some(Err(e))) => return read_failed(e),
                     Ok(Some(Ok(message))) => message,
                 },
             };
@@ -303,6 +305,20 @@ impl Connection {
             self.bad_input_logged = true;
             tracing::warn!(peer = %self.peer, why, "refused client input (logged once per connection)");
         }
+    }
+}
+
+/// A frame beyond what the WebSocket layer buffers is refused as too large
+/// (1009) like any frame over the protocol's limit; other read errors mean
+/// the peer is gone.
+fn read_failed(e: axum::Error) -> Result<(), Refusal> {
+    let inner = e.into_inner();
+    match inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
+        Some(tokio_tungstenite::tungstenite::Error::Capacity(c)) => Err(Refusal::close_only(
+            close::TOO_LARGE,
+            format!("frame over the WebSocket buffer limit: {c}"),
+        )),
+        _ => Ok(()),
     }
 }
 
