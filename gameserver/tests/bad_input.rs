@@ -211,6 +211,13 @@ async fn each_bad_frame_costs_only_its_own_connection() {
             Some(1009),
         ),
         Case(
+            "frame of 100 KiB before join",
+            vec![0x01; 100 * 1024],
+            false,
+            vec![],
+            Some(1009),
+        ),
+        Case(
             "oversized frame before join",
             vec![0x01; 257],
             false,
