@@ -1,5 +1,11 @@
 //! The browser client in Debian's headless chromium against the real server:
-//! the page loads, draws, joins, flies on a key press, and reconnects by itself.
+//! the page loads, draws, joins and flies on a key press or a touch; a player
+//! speaking the protocol from Rust sees the same moves and can shoot the page's
+//! ship down (explosion, "try again", Enter); the page resumes by its token,
+//! pauses when another connection takes its player, reconnects by itself after a
+//! restart, gives up on a refused room; and its JavaScript decoder reads what the
+//! Rust encoder writes. `-- --nocapture` prints the prediction and frame figures;
+//! the screenshots land in /tmp/spaaace.png and /tmp/spaaace-destroyed.png.
 
 mod cdp;
 mod common;
