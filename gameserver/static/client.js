@@ -1262,8 +1262,46 @@
     }
 
     Effects.draw(ctx, toScreen);
+    if (own) drawPointers(w, h, scale);
     drawMinimap(w, h, scale, own);
     G.drawnShips = drawnShips;
+  }
+
+  // Arrows on the screen edge towards the nearest ships out of view, so a player in an
+  // empty part of the world knows where the fight is.
+  const POINTERS = 3;
+
+  function drawPointers(w, h, scale) {
+    const halfW = w / 2 / scale;
+    const halfH = h / 2 / scale;
+    const away = [];
+    for (const ship of G.ships.values()) {
+      if (ship.id === G.shipId || !ship.drawn) continue;
+      const dx = Physics.ringDelta(cam.x, ship.drawn.x, G.size.w);
+      const dy = Physics.ringDelta(cam.y, ship.drawn.y, G.size.h);
+      if (Math.abs(dx) < halfW && Math.abs(dy) < halfH) continue;
+      away.push({ ship, dx, dy, d: Math.hypot(dx, dy) });
+    }
+    away.sort((a, b) => a.d - b.d);
+    ctx.save();
+    for (const a of away.slice(0, POINTERS)) {
+      // Where the line from the centre towards the ship leaves the screen, inset a little.
+      const k = Math.min((w / 2 - 18) / Math.abs(a.dx * scale || 1e-9), (h / 2 - 18) / Math.abs(a.dy * scale || 1e-9));
+      const x = w / 2 + a.dx * scale * k;
+      const y = h / 2 + a.dy * scale * k;
+      ctx.globalAlpha = Math.max(0.5, 1 - a.d / 1500);
+      ctx.fillStyle = shipColor(a.ship);
+      ctx.translate(x, y);
+      ctx.rotate(Math.atan2(a.dy, a.dx));
+      ctx.beginPath();
+      ctx.moveTo(9, 0);
+      ctx.lineTo(-6, 7);
+      ctx.lineTo(-6, -7);
+      ctx.closePath();
+      ctx.fill();
+      ctx.setTransform(canvas.width / w, 0, 0, canvas.height / h, 0, 0);
+    }
+    ctx.restore();
   }
 
   // ---------------------------------------------------------------------------
