@@ -41,9 +41,7 @@ impl World {
             if brain.fire_in > 0 {
                 continue;
             }
-            let in_range = brain
-                .target_distance
-                .is_some_and(|d| d <= BOT_FIRE_RANGE);
+            let in_range = brain.target_distance.is_some_and(|d| d <= BOT_FIRE_RANGE);
             let interval = self.bot_fire_interval();
             if let Some(brain) = self.ships[index].bot.as_mut() {
                 brain.fire_in = interval;

@@ -76,10 +76,7 @@ impl World {
         if victim_is_bot {
             let due = self.step + u64::from(self.config.bot_respawn_steps);
             self.bot_respawns.push(due);
-        } else if let Ok(p) = self
-            .players
-            .binary_search_by_key(&victim_player, |p| p.id)
-        {
+        } else if let Ok(p) = self.players.binary_search_by_key(&victim_player, |p| p.id) {
             self.players[p].deaths += 1;
             self.players[p].ship = None;
         }

@@ -63,7 +63,10 @@ fn thrust_accelerates_along_heading_and_shows_for_five_steps() {
     let after = ship(&w, s);
     assert!((after.vx - 0.05).abs() < 1e-12 && after.vy.abs() < 1e-12);
     assert!((after.x - 1000.05).abs() < 1e-9);
-    assert_eq!(after.thrust_steps, 4, "5 set by the input, minus this step's timer");
+    assert_eq!(
+        after.thrust_steps, 4,
+        "5 set by the input, minus this step's timer"
+    );
     for _ in 0..4 {
         w.step(&[]);
     }
@@ -173,7 +176,10 @@ fn a_hit_removes_both_scores_the_shooter_and_counts_the_death() {
     assert_eq!(ship(&w, s).kills, 1);
     assert_eq!(w.player(victim).unwrap().deaths, 1);
     assert_eq!(w.player(victim).unwrap().ship, None);
-    assert!(w.scoreboard().iter().all(|e| e.ship != v), "score entry gone");
+    assert!(
+        w.scoreboard().iter().all(|e| e.ship != v),
+        "score entry gone"
+    );
     assert!(w.drain_events().any(|e| matches!(
         e,
         Event::Hit { victim_ship, shooter_player, .. } if victim_ship == v && shooter_player == shooter
@@ -204,13 +210,7 @@ fn own_missiles_are_harmless() {
 
 #[test]
 fn bots_never_hit_each_other() {
-    let mut w = World::new(
-        SimConfig {
-            bots: 2,
-            ..NO_BOTS
-        },
-        3,
-    );
+    let mut w = World::new(SimConfig { bots: 2, ..NO_BOTS }, 3);
     let (a, b) = (w.ships[0].id, w.ships[1].id);
     (w.ships[0].x, w.ships[0].y, w.ships[0].angle) = (1000.0, 1000.0, 0.0);
     (w.ships[1].x, w.ships[1].y) = (1040.0, 1000.0);
@@ -261,25 +261,13 @@ fn chosen_names_stay_generated_names_change() {
     let p = w.add_player(Some("Zed".into()));
     let s = w.spawn_ship(p).unwrap();
     assert_eq!(ship(&w, s).name, "Zed");
-    let bots = World::new(
-        SimConfig {
-            bots: 5,
-            ..NO_BOTS
-        },
-        9,
-    );
+    let bots = World::new(SimConfig { bots: 5, ..NO_BOTS }, 9);
     assert!(bots.ships().iter().all(|s| s.name.ends_with("Bot")));
 }
 
 #[test]
 fn bot_turns_toward_target_then_thrusts() {
-    let mut w = World::new(
-        SimConfig {
-            bots: 1,
-            ..NO_BOTS
-        },
-        5,
-    );
+    let mut w = World::new(SimConfig { bots: 1, ..NO_BOTS }, 5);
     (w.ships[0].x, w.ships[0].y, w.ships[0].angle) = (1000.0, 1000.0, 90.0);
     // Target straight along +x: bearing 0, the bot faces 90, so it turns left.
     player_ship(&mut w, 1300.0, 1000.0, 0.0);
@@ -293,13 +281,7 @@ fn bot_turns_toward_target_then_thrusts() {
 
 #[test]
 fn bot_aims_across_the_wrap() {
-    let mut w = World::new(
-        SimConfig {
-            bots: 1,
-            ..NO_BOTS
-        },
-        5,
-    );
+    let mut w = World::new(SimConfig { bots: 1, ..NO_BOTS }, 5);
     (w.ships[0].x, w.ships[0].y, w.ships[0].angle) = (10.0, 1000.0, 180.0);
     // 20 units away across the left edge: bearing 180, already faced.
     player_ship(&mut w, 2990.0, 1000.0, 0.0);
@@ -346,8 +328,7 @@ fn bot_shots_with_target_at(distance: f64) -> Vec<u64> {
         }
         w.missiles.clear();
         w.step(&[]);
-        if w
-            .drain_events()
+        if w.drain_events()
             .any(|e| matches!(e, Event::MissileFired { ship, .. } if ship == bot))
         {
             shots.push(w.step_count());
@@ -358,13 +339,7 @@ fn bot_shots_with_target_at(distance: f64) -> Vec<u64> {
 
 #[test]
 fn destroyed_bot_is_replaced_after_five_seconds() {
-    let mut w = World::new(
-        SimConfig {
-            bots: 1,
-            ..NO_BOTS
-        },
-        5,
-    );
+    let mut w = World::new(SimConfig { bots: 1, ..NO_BOTS }, 5);
     let bot = w.ships[0].clone();
     let (p, _) = player_ship(&mut w, bot.x - 30.0, bot.y, 0.0);
     w.ships[0].bot.as_mut().unwrap().fire_in = 1000;
@@ -504,5 +479,20 @@ fn grid_collisions_match_brute_force() {
         .count();
     assert_eq!(before - w.missiles().len(), hits);
     // Several missiles may share one victim, so hits can be fewer than candidates, never more.
-    assert!(hits <= expected && hits > 0, "hits {hits} expected {expected}");
+    assert!(
+        hits <= expected && hits > 0,
+        "hits {hits} expected {expected}"
+    );
+}
+
+#[test]
+fn generated_names_are_unique_among_live_ships() {
+    for bots in [20u32, 61, 300] {
+        let w = World::new(SimConfig { bots, ..NO_BOTS }, bots as u64);
+        let mut names: Vec<&str> = w.ships().iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), bots as usize, "{bots} bots");
+        assert!(names.iter().all(|n| n.contains("Bot")));
+    }
 }

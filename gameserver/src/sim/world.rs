@@ -115,30 +115,37 @@ impl World {
         if let Some(ship) = self.players[index].ship {
             return Some(ship);
         }
-        let name = match &self.players[index].name {
-            Some(name) => name.clone(),
-            None => names::first_name(&mut self.rng),
-        };
+        let name = self.players[index].name.clone();
         let id = self.push_ship(player, name, None);
         self.players[index].ship = Some(id);
         Some(id)
     }
 
     pub(super) fn spawn_bot(&mut self) -> ObjectId {
-        let name = names::bot_name(&mut self.rng);
         let brain = BotBrain {
             fire_in: self.bot_fire_interval(),
             target_distance: None,
         };
-        self.push_ship(BOT_PLAYER, name, Some(brain))
+        self.push_ship(BOT_PLAYER, None, Some(brain))
     }
 
     pub(super) fn bot_fire_interval(&mut self) -> u32 {
         (250.0 + self.rng.next_f64() * 100.0).round() as u32
     }
 
-    fn push_ship(&mut self, player: PlayerId, name: String, bot: Option<BotBrain>) -> ObjectId {
+    /// A new ship at a random spot; `name` None means a generated one.
+    fn push_ship(
+        &mut self,
+        player: PlayerId,
+        name: Option<String>,
+        bot: Option<BotBrain>,
+    ) -> ObjectId {
         let id = self.new_object_id();
+        let name = name.unwrap_or_else(|| {
+            let suffix = if bot.is_some() { "Bot" } else { "" };
+            let taken: Vec<&str> = self.ships.iter().map(|s| s.name.as_str()).collect();
+            names::unused_name(&mut self.rng, suffix, id, &taken)
+        });
         let x = (self.rng.next_f64() * SPAWN_RANGE).floor() + SPAWN_MARGIN;
         let y = (self.rng.next_f64() * SPAWN_RANGE).floor() + SPAWN_MARGIN;
         self.ships.push(Ship {
