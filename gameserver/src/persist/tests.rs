@@ -227,3 +227,15 @@ fn health_bodies_are_the_seeds() {
     );
     assert_eq!(RedisHealth::Disabled.http_status(), 200);
 }
+
+#[test]
+fn a_bad_redis_url_is_refused_without_showing_its_password() {
+    let err = RedisStore::open("redis://:s3cret@cache:notaport", StoreOptions::default())
+        .expect_err("an unparseable URL must be refused")
+        .to_string();
+    assert!(
+        err.starts_with("invalid REDIS_URL redis://:***@cache:notaport"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+}
