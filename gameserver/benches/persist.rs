@@ -1,7 +1,9 @@
 //! Prints the crash-safety figures of issue 3: snapshot size, the copy a room
 //! pays on its tick, encode and decode time, and the Redis write per room at
-//! 10, 200 and 1000 ships; the hydration of 100 saved rooms; and the share of
-//! the 60 Hz tick budget snapshots take at the default interval. Needs
+//! 10, 200 and 1000 ships; the hydration of 100 saved rooms; the share of
+//! the 60 Hz tick budget snapshots take at the default interval; and, with the
+//! real binary, the time from starting a server after a SIGKILL (100 rooms
+//! saved) to the first update a reconnecting player receives. Needs
 //! redis-server (`make deps`). Figures, not assertions.
 
 #[path = "../tests/common/redis.rs"]
@@ -10,10 +12,12 @@ mod redis_server;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use gameserver::client::GameClient;
 use gameserver::persist::{
     hydrate, Envelope, PlayerRecord, RedisStore, SnapshotWriter, StoreOptions, TokenHash,
     WriterOptions,
 };
+use gameserver::protocol::ServerMessage;
 use gameserver::sim::{Input, SimConfig, World, STEPS_PER_SECOND};
 use redis_server::RedisServer;
 
@@ -65,6 +69,11 @@ fn main() {
     println!(
         "hydration of {HYDRATED_ROOMS} saved rooms (3 bots + 2 players each): {:.1} ms",
         hydration.as_secs_f64() * 1000.0
+    );
+    let restart = runtime.block_on(restart_to_first_update(&redis));
+    println!(
+        "process start to first update of a reconnected player, {HYDRATED_ROOMS} rooms saved, after kill -9: {:.0} ms",
+        restart.as_secs_f64() * 1000.0
     );
 }
 
@@ -181,4 +190,95 @@ async fn hydration_time(store: &RedisStore) -> Duration {
     let took = start.elapsed();
     assert_eq!(hydration.rooms.len(), HYDRATED_ROOMS, "rooms went missing");
     took
+}
+
+/// Time from starting a server process (after a SIGKILL, 100 rooms saved) to
+/// the first update a player reconnecting with its token receives.
+async fn restart_to_first_update(redis: &RedisServer) -> Duration {
+    // Only this figure's rooms are saved.
+    let _: () = redis::cmd("FLUSHALL")
+        .query(&mut redis.connection())
+        .expect("FLUSHALL");
+    let port = free_port();
+    let mut first = spawn_server(redis, port);
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let mut tokens = Vec::with_capacity(HYDRATED_ROOMS);
+    for i in 0..HYDRATED_ROOMS {
+        let room = format!("live{i}");
+        let client = join_when_up(&url, &room, "").await;
+        tokens.push((room, client.view.welcome.token.clone(), client));
+    }
+    let mut conn = redis.connection();
+    let mut saved = || -> usize {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("game_room_live*")
+            .query(&mut conn)
+            .unwrap_or_default();
+        keys.len()
+    };
+    let start = Instant::now();
+    while saved() < HYDRATED_ROOMS {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "rooms were not saved"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = first.kill();
+    let _ = first.wait();
+    let (room, token, _) = &tokens[0];
+    let started = Instant::now();
+    let mut second = spawn_server(redis, port);
+    let mut client = join_when_up(&url, room, token).await;
+    assert!(
+        client.view.welcome.resumed,
+        "the token did not resume its player"
+    );
+    client
+        .pump_until(Duration::from_secs(30), |_, m| {
+            matches!(m, ServerMessage::Update { .. })
+        })
+        .await
+        .expect("an update after the restart");
+    let took = started.elapsed();
+    let _ = second.kill();
+    let _ = second.wait();
+    took
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free loopback port")
+}
+
+fn spawn_server(redis: &RedisServer, port: u16) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_gameserver"))
+        .env("PORT", port.to_string())
+        .env("REDIS_URL", redis.url())
+        .env("REDIS_ENABLED", "true")
+        .env("MAX_ROOMS", "1000")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the gameserver binary")
+}
+
+/// Joins as soon as the server takes players (retrying every 2 ms).
+async fn join_when_up(url: &str, room: &str, token: &str) -> GameClient {
+    let start = Instant::now();
+    loop {
+        match GameClient::join(url, room, "", token).await {
+            Ok(client) => return client,
+            Err(e) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(30),
+                    "could not join {room}: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    }
 }

@@ -140,7 +140,7 @@ fn step_costs(ships: u32) -> StepCosts {
 }
 
 struct Held {
-    phase_means_us: [f64; 6],
+    phase_means_us: [f64; Phase::ALL.len()],
     steps_per_second: f64,
     ticks_skipped: u64,
     spectator_bytes_per_second: f64,

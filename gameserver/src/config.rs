@@ -3,8 +3,10 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use clap::builder::BoolishValueParser;
 use clap::{Parser, ValueEnum};
 
+use crate::persist::redact_url;
 use crate::room::RoomConfig;
 use crate::sim::SimConfig;
 
@@ -58,6 +60,52 @@ pub struct Config {
     /// Makes every room deterministic (its world seed derives from this and the room id).
     #[arg(long, env = "SEED")]
     pub seed: Option<u64>,
+    /// Where snapshots go (`rediss://` for TLS; a password may be in the URL).
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        default_value = "redis://localhost:6379",
+        hide_env_values = true
+    )]
+    pub redis_url: RedisUrl,
+    /// false: no Redis at all; the game runs without crash safety.
+    #[arg(long, env = "REDIS_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub redis_enabled: bool,
+    /// false: saved rooms are ignored at start (and overwritten as rooms play).
+    #[arg(long, env = "GAME_HYDRATION_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
+    pub hydration_enabled: bool,
+    /// Each room writes a snapshot this often, and at once on join, leave and hit.
+    #[arg(long, env = "SNAPSHOT_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
+    pub snapshot_interval_ms: u64,
+}
+
+/// The Redis URL, which may hold a password: Debug and Display hide it.
+#[derive(Clone)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for RedisUrl {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(RedisUrl(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+impl std::fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
 }
 
 impl Config {
@@ -71,6 +119,10 @@ impl Config {
             None if production => LogFormat::Json,
             None => LogFormat::Human,
         }
+    }
+
+    pub fn snapshot_interval(&self) -> Duration {
+        Duration::from_millis(self.snapshot_interval_ms)
     }
 
     pub fn room_config(&self) -> RoomConfig {
@@ -115,6 +167,31 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.log_format(), LogFormat::Human);
+    }
+
+    #[test]
+    fn redis_settings_from_flags_and_their_defaults() {
+        let c = Config::try_parse_from(["gameserver"]).unwrap();
+        assert_eq!(c.redis_url.expose(), "redis://localhost:6379");
+        assert!(c.redis_enabled && c.hydration_enabled);
+        assert_eq!(c.snapshot_interval(), Duration::from_secs(1));
+        let c = Config::try_parse_from([
+            "gameserver",
+            "--redis-url",
+            "rediss://:pw@cache:6380",
+            "--redis-enabled",
+            "false",
+            "--hydration-enabled",
+            "0",
+            "--snapshot-interval-ms",
+            "5000",
+        ])
+        .unwrap();
+        assert!(!c.redis_enabled && !c.hydration_enabled);
+        assert_eq!(c.snapshot_interval(), Duration::from_secs(5));
+        assert_eq!(c.redis_url.expose(), "rediss://:pw@cache:6380");
+        assert!(!format!("{c:?}").contains("pw"));
+        assert!(Config::try_parse_from(["gameserver", "--snapshot-interval-ms", "0"]).is_err());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
@@ -12,18 +13,26 @@ use axum::Router;
 use tokio::sync::Semaphore;
 
 use crate::net::{self, NetContext};
+use crate::persist::{RedisHealth, RedisStore, SnapshotWriter};
+use crate::ready::Readiness;
 
 const INDEX_HTML: &str = include_str!("../static/index.html");
 const CLIENT_JS: &str = include_str!("../static/client.js");
 /// tungstenite's own bound on what it buffers; the protocol's 256-byte limit
 /// is checked per frame so that the client gets close code 1009.
 const WS_BUFFER_LIMIT: usize = 64 * 1024;
+/// /health answers within this even when Redis hangs (ALB health checks time out at 5 s).
+const HEALTH_PROBE_LIMIT: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct AppState {
     pub net: Arc<NetContext>,
     /// One permit per open WebSocket: the process-wide connection limit.
     pub connections: Arc<Semaphore>,
+    /// None when Redis is disabled.
+    pub store: Option<RedisStore>,
+    pub writer: Option<SnapshotWriter>,
+    pub readiness: Arc<Readiness>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -32,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/client.js", get(client_js))
         .route("/ws", get(websocket))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
@@ -61,6 +71,14 @@ async fn websocket(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
 ) -> Response {
+    if !state.readiness.is_ready() {
+        // The browser client retries with backoff; by then the rooms are back.
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: restoring rooms or shutting down",
+        )
+            .into_response();
+    }
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
         state.net.metrics.connections_refused.add(1);
         tracing::warn!(%peer, "WebSocket refused: connection limit reached");
@@ -80,13 +98,38 @@ async fn websocket(
         })
 }
 
-async fn health() -> Response {
-    let body = r#"{"status":"healthy","redis":"disabled"}"#;
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+async fn health(State(state): State<AppState>) -> Response {
+    let health = RedisHealth::probe(state.store.as_ref(), HEALTH_PROBE_LIMIT).await;
+    let status =
+        StatusCode::from_u16(health.http_status()).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        health.body(),
+    )
+        .into_response()
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let stage = state.readiness.stage();
+    let status = if state.readiness.is_ready() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = format!(
+        r#"{{"ready":{},"stage":"{}"}}"#,
+        state.readiness.is_ready(),
+        stage.name()
+    );
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.net.metrics.render();
+    let mut body = state.net.metrics.render();
+    if let Some(writer) = &state.writer {
+        body.push_str(&render_snapshot_stats(writer));
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -95,4 +138,45 @@ async fn metrics(State(state): State<AppState>) -> Response {
         body,
     )
         .into_response()
+}
+
+fn render_snapshot_stats(writer: &SnapshotWriter) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let stats = writer.stats();
+    let counters = [
+        (
+            "spaaace_snapshots_submitted_total",
+            "Snapshots rooms handed to the writer.",
+            stats.submitted.load(Relaxed),
+        ),
+        (
+            "spaaace_snapshots_superseded_total",
+            "Snapshots replaced by a newer one before being written.",
+            stats.superseded.load(Relaxed),
+        ),
+        (
+            "spaaace_snapshots_written_total",
+            "Snapshots written to Redis.",
+            stats.written.load(Relaxed),
+        ),
+        (
+            "spaaace_snapshot_bytes_written_total",
+            "Bytes of snapshots written to Redis.",
+            stats.bytes_written.load(Relaxed),
+        ),
+        (
+            "spaaace_snapshot_write_failures_total",
+            "Snapshot batches Redis did not take (retried).",
+            stats.failed_batches.load(Relaxed),
+        ),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in counters {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+        ));
+    }
+    let backlog = writer.backlog();
+    out.push_str(&format!("# HELP spaaace_snapshot_backlog Snapshots waiting for Redis.\n# TYPE spaaace_snapshot_backlog gauge\nspaaace_snapshot_backlog {backlog}\n"));
+    out
 }

@@ -12,6 +12,7 @@ pub mod names;
 pub mod net;
 pub mod persist;
 pub mod protocol;
+pub mod ready;
 pub mod room;
 pub mod server;
 pub mod sim;

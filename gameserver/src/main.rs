@@ -7,6 +7,8 @@ use tokio_util::sync::CancellationToken;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    // Before any TLS connection (rediss://): redis-rs brings no crypto provider.
+    gameserver::persist::install_crypto_provider();
     logging::init(config.log_format());
     let listener = server::bind(&config).await?;
     let shutdown = CancellationToken::new();

@@ -14,16 +14,19 @@ pub enum Phase {
     Collisions,
     Timers,
     Encode,
+    /// Copying the world for a snapshot (encoding and writing happen elsewhere).
+    Snapshot,
 }
 
 impl Phase {
-    pub const ALL: [Phase; 6] = [
+    pub const ALL: [Phase; 7] = [
         Phase::Inputs,
         Phase::Bots,
         Phase::Physics,
         Phase::Collisions,
         Phase::Timers,
         Phase::Encode,
+        Phase::Snapshot,
     ];
 
     fn name(self) -> &'static str {
@@ -34,6 +37,7 @@ impl Phase {
             Phase::Collisions => "collisions",
             Phase::Timers => "timers",
             Phase::Encode => "encode",
+            Phase::Snapshot => "snapshot",
         }
     }
 }
@@ -90,6 +94,9 @@ impl Gauge {
     }
     pub fn dec(&self) {
         self.0.fetch_sub(1, Relaxed);
+    }
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Relaxed);
     }
     pub fn sub(&self, n: u64) {
         self.0.fetch_sub(n, Relaxed);

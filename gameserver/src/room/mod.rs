@@ -5,6 +5,7 @@
 mod registry;
 mod schedule;
 mod session;
+mod snapshot;
 mod task;
 
 use std::time::Duration;
@@ -13,7 +14,8 @@ use bytes::Bytes;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
-pub use registry::Registry;
+pub use registry::{Registry, RestoreError};
+pub use snapshot::Persistence;
 
 use crate::names::{PlayerName, RoomId};
 use crate::sim::{Input, PlayerId, SimConfig};

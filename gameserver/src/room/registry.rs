@@ -3,15 +3,18 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::snapshot::{restored_sessions, Persistence};
 use super::task::Room;
 use super::{Command, JoinError, JoinRequest, Joined, RoomConfig, RoomHandle, ROOM_QUEUE_CAPACITY};
 use crate::metrics::Metrics;
 use crate::names::RoomId;
+use crate::persist::RestoredRoom;
 
 /// A join can meet a room in the instant it stops; it then tries a fresh one.
 const JOIN_ATTEMPTS: usize = 3;
@@ -23,6 +26,17 @@ pub struct Registry {
     metrics: Arc<Metrics>,
     cancel: CancellationToken,
     tracker: TaskTracker,
+    persistence: Option<Persistence>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("saved room {room:?} was not restored: its id is not a valid room id")]
+    InvalidId { room: String },
+    #[error("saved room {room} was not restored: this server runs its maximum of {max} rooms")]
+    ServerFull { room: RoomId, max: usize },
+    #[error("saved room {0} was not restored: a room of that id already runs")]
+    AlreadyRunning(RoomId),
 }
 
 impl Registry {
@@ -34,6 +48,18 @@ impl Registry {
         cancel: CancellationToken,
         tracker: TaskTracker,
     ) -> Arc<Registry> {
+        Self::with_persistence(config, max_rooms, metrics, cancel, tracker, None)
+    }
+
+    /// As `new`, with every room snapshotting through `persistence`.
+    pub fn with_persistence(
+        config: RoomConfig,
+        max_rooms: usize,
+        metrics: Arc<Metrics>,
+        cancel: CancellationToken,
+        tracker: TaskTracker,
+        persistence: Option<Persistence>,
+    ) -> Arc<Registry> {
         Arc::new(Registry {
             rooms: Mutex::default(),
             config,
@@ -41,6 +67,7 @@ impl Registry {
             metrics,
             cancel,
             tracker,
+            persistence,
         })
     }
 
@@ -79,6 +106,37 @@ impl Registry {
         if rooms.len() >= self.max_rooms {
             return Err(JoinError::ServerFull(self.max_rooms));
         }
+        let (room, handle) = self.new_room(id);
+        self.start(&mut rooms, room, handle.clone());
+        Ok(handle)
+    }
+
+    /// Runs a room hydrated from its snapshot, before any player can join it.
+    pub fn restore(self: &Arc<Self>, saved: RestoredRoom) -> Result<(), RestoreError> {
+        let id = RoomId::parse(&saved.room_id).map_err(|_| RestoreError::InvalidId {
+            room: saved.room_id.clone(),
+        })?;
+        let mut rooms = self.lock();
+        if rooms.contains_key(&id) {
+            return Err(RestoreError::AlreadyRunning(id));
+        }
+        if rooms.len() >= self.max_rooms {
+            return Err(RestoreError::ServerFull {
+                room: id,
+                max: self.max_rooms,
+            });
+        }
+        let sessions = restored_sessions(
+            saved.players,
+            tokio::time::Instant::now(),
+            SystemTime::now(),
+        );
+        let (room, handle) = self.new_room(&id);
+        self.start(&mut rooms, room.restored(saved.world, sessions), handle);
+        Ok(())
+    }
+
+    fn new_room(self: &Arc<Self>, id: &RoomId) -> (Room, RoomHandle) {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE_CAPACITY);
         let handle = RoomHandle { id: id.clone(), tx };
         let room = Room::new(
@@ -88,11 +146,15 @@ impl Registry {
             self.metrics.clone(),
             self.clone(),
             rx,
+            self.persistence.clone(),
         );
+        (room, handle)
+    }
+
+    fn start(&self, rooms: &mut HashMap<RoomId, RoomHandle>, room: Room, handle: RoomHandle) {
         self.tracker.spawn(room.run(self.cancel.child_token()));
-        rooms.insert(id.clone(), handle.clone());
+        rooms.insert(handle.id.clone(), handle);
         self.metrics.rooms.inc();
-        Ok(handle)
     }
 
     /// Called by an empty room: it goes only if nothing waits in its queue,

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::registry::Registry;
 use super::schedule::{update_due, SCORE_INTERVAL_STEPS};
 use super::session::{Conn, Queued, Session, Sessions};
+use super::snapshot::{Persistence, SnapshotClock};
 use super::{Command, JoinError, JoinRequest, Joined, Outgoing, RoomConfig, RoomStats};
 use crate::metrics::{Metrics, Phase};
 use crate::names::RoomId;
@@ -34,6 +35,8 @@ pub(crate) struct Room {
     score_dirty: bool,
     last_score_step: u64,
     empty_since: Option<Instant>,
+    /// None when Redis is disabled.
+    snapshots: Option<SnapshotClock>,
     metrics: Arc<Metrics>,
     registry: Arc<Registry>,
     rx: mpsc::Receiver<Command>,
@@ -47,8 +50,10 @@ impl Room {
         metrics: Arc<Metrics>,
         registry: Arc<Registry>,
         rx: mpsc::Receiver<Command>,
+        persistence: Option<Persistence>,
     ) -> Room {
         Room {
+            snapshots: persistence.map(|p| SnapshotClock::new(p, Instant::now())),
             world: World::new(config.sim.clone(), seed),
             id,
             config,
@@ -65,16 +70,25 @@ impl Room {
         }
     }
 
+    /// Continues a hydrated room: its world and its players, all waiting for
+    /// their tokens within their grace period.
+    pub(crate) fn restored(mut self, world: World, sessions: Sessions) -> Room {
+        self.metrics.players.add(sessions.len() as u64);
+        self.world = world;
+        self.sessions = sessions;
+        self
+    }
+
     pub(crate) async fn run(mut self, cancel: CancellationToken) {
         tracing::info!(room = %self.id, bots = self.config.sim.bots, "room started");
         let mut interval = tokio::time::interval(STEP_PERIOD);
         // A late tick is skipped, never burst: the game slows rather than jumps.
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut last_tick: Option<Instant> = None;
-        loop {
+        let retired = loop {
             tokio::select! {
                 biased;
-                _ = cancel.cancelled() => break,
+                _ = cancel.cancelled() => break false,
                 at = interval.tick() => {
                     if let Some(prev) = last_tick {
                         let missed = (at - prev).as_nanos() / STEP_PERIOD.as_nanos();
@@ -85,7 +99,20 @@ impl Room {
             }
             self.tick(Instant::now());
             if self.should_retire() && self.registry.retire(&self.id, &mut self.rx) {
-                break;
+                break true;
+            }
+        };
+        if let Some(snapshots) = self.snapshots.as_mut() {
+            if retired {
+                snapshots.forget(self.id.as_str());
+            } else {
+                // The server is stopping: the next process resumes from this.
+                snapshots.take(
+                    self.id.as_str(),
+                    &self.world,
+                    &mut self.sessions,
+                    Instant::now(),
+                );
             }
         }
         self.metrics.players.sub(self.sessions.len() as u64);
@@ -125,7 +152,11 @@ impl Room {
         if update_due(self.world.step_count(), self.config.update_rate) {
             self.send_updates();
         }
-        self.lap(Phase::Encode, t5);
+        let t6 = self.lap(Phase::Encode, t5);
+        if let Some(snapshots) = self.snapshots.as_mut() {
+            snapshots.tick(self.id.as_str(), &self.world, &mut self.sessions, now);
+            self.lap(Phase::Snapshot, t6);
+        }
         self.metrics.step.record(t0.elapsed());
         self.metrics.steps.add(1);
     }
@@ -218,6 +249,7 @@ impl Room {
                 self.sessions.insert(player, session);
                 self.metrics.players.inc();
                 self.score_dirty = true;
+                self.snapshot_soon();
                 (player, token, false)
             }
         };
@@ -271,6 +303,13 @@ impl Room {
             session.conn = None;
             session.expires_at = Some(Instant::now() + grace);
             tracing::info!(room = %self.id, player, grace_secs = grace.as_secs(), "player disconnected");
+            self.snapshot_soon();
+        }
+    }
+
+    fn snapshot_soon(&mut self) {
+        if let Some(snapshots) = self.snapshots.as_mut() {
+            snapshots.mark_due();
         }
     }
 
@@ -279,11 +318,13 @@ impl Room {
             self.world.remove_player(player);
             self.metrics.players.dec();
             self.score_dirty = true;
+            self.snapshot_soon();
             tracing::info!(room = %self.id, player, "reconnect grace over: player removed");
         }
     }
 
     fn handle_events(&mut self) {
+        let mut hit = false;
         for event in self.world.drain_events() {
             if matches!(
                 event,
@@ -291,6 +332,10 @@ impl Room {
             ) {
                 self.score_dirty = true;
             }
+            hit |= matches!(event, Event::Hit { .. });
+        }
+        if hit {
+            self.snapshot_soon();
         }
     }
 

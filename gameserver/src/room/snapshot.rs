@@ -1,0 +1,135 @@
+//! A room's side of persistence: when it takes a snapshot, and what a
+//! snapshot holds besides the world (each player's token hash and grace
+//! deadline). Taking one costs the tick only a copy of the world; encoding
+//! and the Redis write happen on the snapshot writer's task.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+
+use super::session::{Session, Sessions};
+use crate::persist::{
+    millis_since_epoch, Envelope, PlayerRecord, RestoredPlayer, SnapshotWriter, TokenHash,
+};
+use crate::sim::{PlayerId, World};
+
+/// Event-driven snapshots of one room are at least this far apart, so a
+/// 1000-ship battle with hits every step copies its world a few times a
+/// second, not sixty.
+const MIN_SPACING: Duration = Duration::from_millis(50);
+
+/// Where rooms send snapshots and how often.
+#[derive(Clone)]
+pub struct Persistence {
+    pub writer: SnapshotWriter,
+    pub interval: Duration,
+}
+
+/// One room's snapshot schedule: every `interval`, and at the next step after
+/// anything a player would hate to lose (a join, a leave, a hit), at most
+/// every MIN_SPACING.
+pub(crate) struct SnapshotClock {
+    persistence: Persistence,
+    last: Instant,
+    due: bool,
+}
+
+impl SnapshotClock {
+    pub(crate) fn new(persistence: Persistence, now: Instant) -> SnapshotClock {
+        // Due at once: a new room is saved at its first step.
+        SnapshotClock {
+            persistence,
+            last: now.checked_sub(MIN_SPACING).unwrap_or(now),
+            due: true,
+        }
+    }
+
+    pub(crate) fn mark_due(&mut self) {
+        self.due = true;
+    }
+
+    /// Hands a snapshot to the writer if one is due at `now`.
+    pub(crate) fn tick(
+        &mut self,
+        room_id: &str,
+        world: &World,
+        sessions: &mut Sessions,
+        now: Instant,
+    ) {
+        let since = now.duration_since(self.last);
+        if (self.due && since >= MIN_SPACING) || since >= self.persistence.interval {
+            self.take(room_id, world, sessions, now);
+        }
+    }
+
+    /// A snapshot now, whatever the schedule (the room is stopping).
+    pub(crate) fn take(
+        &mut self,
+        room_id: &str,
+        world: &World,
+        sessions: &mut Sessions,
+        now: Instant,
+    ) {
+        let players = player_records(sessions, now, SystemTime::now());
+        let envelope = Envelope::capture(room_id, world, players, SystemTime::now());
+        self.persistence.writer.submit(envelope);
+        self.last = now;
+        self.due = false;
+    }
+
+    /// The room is gone for good: so is its snapshot.
+    pub(crate) fn forget(&self, room_id: &str) {
+        self.persistence.writer.remove(room_id);
+    }
+}
+
+/// Grace deadlines are kept on the monotonic clock while running and on the
+/// wall clock in a snapshot, since a new process has a new monotonic clock.
+fn player_records(
+    sessions: &mut Sessions,
+    now: Instant,
+    wall: SystemTime,
+) -> BTreeMap<PlayerId, PlayerRecord> {
+    sessions
+        .iter_mut()
+        .map(|(player, session)| {
+            let grace_deadline = match (&session.conn, session.expires_at) {
+                (None, Some(at)) => {
+                    Some(millis_since_epoch(wall + at.saturating_duration_since(now)))
+                }
+                _ => None,
+            };
+            let record = PlayerRecord {
+                token_hash: TokenHash::from_bytes(session.token_hash),
+                grace_deadline,
+            };
+            (player, record)
+        })
+        .collect()
+}
+
+/// Sessions of restored players: all disconnected, each waiting for its token
+/// until its grace deadline.
+pub(crate) fn restored_sessions(
+    players: Vec<RestoredPlayer>,
+    now: Instant,
+    wall: SystemTime,
+) -> Sessions {
+    let mut sessions = Sessions::default();
+    for p in players {
+        let left = p
+            .grace_deadline
+            .duration_since(wall)
+            .unwrap_or(Duration::ZERO);
+        let session = Session {
+            token_hash: *p.token_hash.as_bytes(),
+            conn: None,
+            expires_at: Some(now + left),
+            last_input_seq: 0,
+            told_ship: 0,
+        };
+        sessions.insert(p.id, session);
+    }
+    sessions
+}
