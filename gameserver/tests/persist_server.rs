@@ -9,6 +9,7 @@ mod redis_server;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -31,6 +32,15 @@ const FIRE_THRUST: Input = Input {
 };
 
 fn start_server(redis: &RedisServer, extra: &[(&str, &str)]) -> GameServer {
+    start_server_logged(redis, extra, None)
+}
+
+/// With `log`, the server's info-level log goes to that file.
+fn start_server_logged(
+    redis: &RedisServer,
+    extra: &[(&str, &str)],
+    log: Option<&Path>,
+) -> GameServer {
     let url = redis.url();
     let mut envs = vec![
         ("REDIS_ENABLED", "true"),
@@ -39,7 +49,13 @@ fn start_server(redis: &RedisServer, extra: &[(&str, &str)]) -> GameServer {
         ("BOTS", "4"),
     ];
     envs.extend_from_slice(extra);
-    let server = GameServer::start(&[], &envs);
+    let server = match log {
+        Some(log) => {
+            envs.push(("RUST_LOG", "info"));
+            GameServer::start_logged(&[], &envs, log)
+        }
+        None => GameServer::start(&[], &envs),
+    };
     wait_for(
         || http_get(server.port, "/ready").0 == 200,
         "the server to be ready",
@@ -87,6 +103,16 @@ fn signal(server: &GameServer, name: &str) {
 fn saved(redis: &RedisServer, room: &str) -> Option<Envelope> {
     let value: Option<Vec<u8>> = redis.connection().get(room_key(room)).ok()?;
     value.map(|v| Envelope::decode(room, &v).expect("the server's own snapshot decodes"))
+}
+
+fn log_path(test: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("spaaace-{test}-{}.log", std::process::id()))
+}
+
+fn read_log(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).expect("read the server log");
+    let _ = std::fs::remove_file(path);
+    text
 }
 
 fn json(world: &World) -> String {
@@ -342,7 +368,17 @@ async fn a_corrupt_snapshot_starts_fresh_in_quarantine_and_other_rooms_resume() 
     let _: () = conn
         .set(room_key("bad"), "{\"version\":1,\"snapshot\":")
         .unwrap();
-    let server = start_server(&redis, &[]);
+    let log = log_path("corrupt");
+    let server = start_server_logged(&redis, &[], Some(&log));
+    let text = read_log(&log);
+    assert!(
+        text.contains("[HYDRATION] restored room good from 20"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[HYDRATION] snapshot of room bad refused: not a snapshot envelope"),
+        "{text}"
+    );
 
     let kept: BTreeMap<String, String> = conn.hgetall(quarantine_key("bad")).unwrap();
     assert_eq!(
@@ -377,7 +413,11 @@ async fn with_hydration_disabled_saved_rooms_are_ignored() {
         .connection()
         .set(room_key("old"), saved_room("old", "old-token", 5000))
         .unwrap();
-    let server = start_server(&redis, &[("GAME_HYDRATION_ENABLED", "false")]);
+    let log = log_path("no-hydration");
+    let server = start_server_logged(&redis, &[("GAME_HYDRATION_ENABLED", "false")], Some(&log));
+    let text = read_log(&log);
+    assert!(text.contains("[HYDRATION] disabled"), "{text}");
+    assert!(!text.contains("restored room"), "{text}");
     let c = GameClient::join(&server.ws_url(), "old", "", "old-token")
         .await
         .unwrap();
