@@ -71,8 +71,9 @@ impl SnapshotClock {
         sessions: &mut Sessions,
         now: Instant,
     ) {
-        let players = player_records(sessions, now, SystemTime::now());
-        let envelope = Envelope::capture(room_id, world, players, SystemTime::now());
+        let wall = SystemTime::now();
+        let players = player_records(sessions, now, wall);
+        let envelope = Envelope::capture(room_id, world, players, wall);
         self.persistence.writer.submit(envelope);
         self.last = now;
         self.due = false;
@@ -132,4 +133,66 @@ pub(crate) fn restored_sessions(
         sessions.insert(p.id, session);
     }
     sessions
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::room::session::Conn;
+
+    fn session(token: &str, conn: Option<Conn>, expires_at: Option<Instant>) -> Session {
+        Session {
+            token_hash: crate::token::hash(token),
+            conn,
+            expires_at,
+            last_input_seq: 0,
+            told_ship: 0,
+        }
+    }
+
+    #[test]
+    fn grace_deadlines_move_between_the_monotonic_and_the_wall_clock() {
+        let now = Instant::now();
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let (outbox, _inbox) = tokio::sync::mpsc::channel(1);
+        let mut sessions = Sessions::default();
+        let conn = Conn {
+            id: 1,
+            outbox,
+            needs_full: false,
+        };
+        sessions.insert(1, session("connected", Some(conn), None));
+        sessions.insert(
+            2,
+            session("away", None, Some(now + Duration::from_secs(12))),
+        );
+
+        let records = player_records(&mut sessions, now, wall);
+        assert_eq!(records[&1].grace_deadline, None);
+        assert!(records[&1].token_hash.matches("connected"));
+        assert_eq!(
+            records[&2].grace_deadline,
+            Some(millis_since_epoch(wall) + 12_000)
+        );
+
+        let restored = vec![
+            RestoredPlayer {
+                id: 2,
+                token_hash: records[&2].token_hash,
+                grace_deadline: wall + Duration::from_secs(12),
+            },
+            RestoredPlayer {
+                id: 3,
+                token_hash: TokenHash::of("late"),
+                grace_deadline: wall - Duration::from_secs(1),
+            },
+        ];
+        let mut back = restored_sessions(restored, now, wall);
+        assert_eq!(back.len(), 2);
+        assert_eq!(back.player_with_token(&crate::token::hash("away")), Some(2));
+        let away = back.get_mut(2).unwrap();
+        assert_eq!(away.expires_at, Some(now + Duration::from_secs(12)));
+        assert!(away.conn.is_none());
+        assert_eq!(back.get_mut(3).unwrap().expires_at, Some(now));
+    }
 }
