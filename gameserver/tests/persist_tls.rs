@@ -18,20 +18,20 @@ struct Pki {
 }
 
 impl Pki {
-    /// A CA and a server certificate for 127.0.0.1 signed by it, as PEM files.
+    /// A CA and a server certificate for 127.0.0.1 signed by it, and an
+    /// unrelated CA, as PEM files.
     fn new() -> Pki {
         let dir = std::env::temp_dir().join(format!("spaaace-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let (ca_params, ca_key, ca_cert) = new_ca();
+        let (_, _, other_ca_cert) = new_ca();
         let issuer = Issuer::new(ca_params, ca_key);
         let server_key = KeyPair::generate().unwrap();
         let server_params = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
         let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
         let pki = Pki { dir };
         std::fs::write(pki.path("ca.pem"), ca_cert.pem()).unwrap();
+        std::fs::write(pki.path("other-ca.pem"), other_ca_cert.pem()).unwrap();
         std::fs::write(pki.path("server.pem"), server_cert.pem()).unwrap();
         std::fs::write(pki.path("server.key"), server_key.serialize_pem()).unwrap();
         pki
@@ -40,6 +40,14 @@ impl Pki {
     fn path(&self, name: &str) -> String {
         self.dir.join(name).to_string_lossy().into_owned()
     }
+}
+
+fn new_ca() -> (CertificateParams, KeyPair, rcgen::Certificate) {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    (params, key, cert)
 }
 
 impl Drop for Pki {
@@ -64,12 +72,14 @@ async fn rediss_with_a_password_connects_and_a_wrong_ca_is_refused() {
     };
 
     // Not trusted yet: the system store does not know this CA.
-    std::env::set_var("SSL_CERT_FILE", pki.path("server.key"));
+    std::env::set_var("SSL_CERT_FILE", pki.path("other-ca.pem"));
     let untrusted = RedisStore::open(&url, options.clone()).unwrap();
-    assert!(
-        untrusted.ping().await.is_err(),
-        "a certificate from an unknown CA must be refused"
-    );
+    let refused = untrusted
+        .ping()
+        .await
+        .expect_err("a certificate from an unknown CA must be refused")
+        .to_string();
+    assert!(refused.contains("invalid peer certificate"), "{refused}");
 
     std::env::set_var("SSL_CERT_FILE", pki.path("ca.pem"));
     let store = RedisStore::open(&url, options).unwrap();
