@@ -78,3 +78,61 @@ where
         tokio::time::sleep(policy.interval).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn quick(timeout_ms: u64) -> WaitPolicy {
+        WaitPolicy {
+            interval: Duration::from_millis(1),
+            timeout: Duration::from_millis(timeout_ms),
+            report_every: Duration::from_millis(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn polls_until_done() {
+        let polls = AtomicU32::new(0);
+        until(&quick(60_000), "nat-gateway", "n", "available", || async {
+            let n = polls.fetch_add(1, Ordering::SeqCst);
+            Ok(if n < 2 {
+                Poll::Pending("pending".into())
+            } else {
+                Poll::Done
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_timeout_names_the_resource_and_its_last_state() {
+        let err = until(
+            &quick(0),
+            "nat-gateway",
+            "spaaace-dev-nat-a",
+            "available",
+            || async { Ok(Poll::Pending("pending".into())) },
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("nat-gateway spaaace-dev-nat-a") && err.contains("last state: pending"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_while_polling_stops_the_wait() {
+        let err = until(&quick(60_000), "vpc", "v", "available", || async {
+            Err::<Poll, _>(Error::unexpected("vpc", "v", "gone"))
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(err.to_string(), "vpc v: gone");
+    }
+}

@@ -141,3 +141,146 @@ async fn reconcile_one(
 fn clone_error(e: &Error) -> Error {
     Error::Plan(e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::{AwsContext, AwsOptions};
+    use crate::engine::{plan, Attrs, Change, Inventory};
+    use crate::tags::Naming;
+    use crate::wait::WaitPolicy;
+    use async_trait::async_trait;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    /// Shared record of what the fake resources did.
+    #[derive(Default)]
+    struct Log {
+        created: Mutex<Vec<String>>,
+        running: AtomicUsize,
+        max_running: AtomicUsize,
+    }
+
+    struct Fake {
+        name: &'static str,
+        deps: Vec<&'static str>,
+        fail: bool,
+        log: Arc<Log>,
+    }
+
+    #[async_trait]
+    impl Resource for Fake {
+        fn key(&self) -> Key {
+            Key::new("fake", self.name)
+        }
+        fn depends_on(&self) -> Vec<Key> {
+            self.deps.iter().map(|d| Key::new("fake", *d)).collect()
+        }
+        fn desired(&self, _refs: &Refs) -> Attrs {
+            Attrs::new()
+        }
+        async fn create(&self, _ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+            for d in self.depends_on() {
+                refs.require(&d)?;
+            }
+            let now = self.log.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.log.max_running.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            self.log.running.fetch_sub(1, Ordering::SeqCst);
+            if self.fail {
+                return Err(Error::unexpected("fake", self.name, "refused"));
+            }
+            self.log.created.lock().unwrap().push(self.name.to_string());
+            Ok(Observed {
+                kind: "fake",
+                id: format!("id-{}", self.name),
+                name: Some(self.name.to_string()),
+                attrs: Attrs::new(),
+                details: Attrs::new(),
+                ready: true,
+                owned: true,
+            })
+        }
+        async fn update(&self, _: &Ctx, _: &Observed, _: &[Change], _: &Refs) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    async fn ctx() -> Ctx {
+        let options = AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+        };
+        Ctx {
+            aws: Arc::new(AwsContext::load(&options).await),
+            naming: Naming::new("spaaace", "test"),
+            wait: WaitPolicy::default(),
+            concurrency: 2,
+        }
+    }
+
+    /// a → {b, c} → d, and an independent chain e → f.
+    fn graph(log: &Arc<Log>, failing: &str) -> Vec<Arc<dyn Resource>> {
+        let spec: [(&'static str, Vec<&'static str>); 6] = [
+            ("a", vec![]),
+            ("b", vec!["a"]),
+            ("c", vec!["a"]),
+            ("d", vec!["b", "c"]),
+            ("e", vec![]),
+            ("f", vec!["e"]),
+        ];
+        spec.into_iter()
+            .map(|(name, deps)| {
+                Arc::new(Fake {
+                    name,
+                    deps,
+                    fail: name == failing,
+                    log: Arc::clone(log),
+                }) as Arc<dyn Resource>
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn applies_in_dependency_order_within_the_concurrency_bound() {
+        let log = Arc::new(Log::default());
+        let resources = graph(&log, "");
+        let plan = plan(&resources, &Inventory::default()).unwrap();
+        apply(
+            &ctx().await,
+            &[],
+            &resources,
+            &plan,
+            ApplyOptions { concurrency: 2 },
+        )
+        .await
+        .unwrap();
+        let created = log.created.lock().unwrap().clone();
+        let pos = |n: &str| created.iter().position(|c| c == n).unwrap();
+        assert_eq!(created.len(), 6);
+        assert!(pos("a") < pos("b") && pos("a") < pos("c"));
+        assert!(pos("b") < pos("d") && pos("c") < pos("d"));
+        assert!(pos("e") < pos("f"));
+        assert_eq!(log.max_running.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failure_stops_its_dependents_but_not_other_branches() {
+        let log = Arc::new(Log::default());
+        let resources = graph(&log, "b");
+        let plan = plan(&resources, &Inventory::default()).unwrap();
+        let err = apply(
+            &ctx().await,
+            &[],
+            &resources,
+            &plan,
+            ApplyOptions { concurrency: 2 },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.to_string(), "fake b: refused");
+        let mut created = log.created.lock().unwrap().clone();
+        created.sort();
+        assert_eq!(created, ["a", "c", "e", "f"]);
+    }
+}
