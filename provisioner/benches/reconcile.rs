@@ -27,15 +27,34 @@ fn main() {
         for _ in 0..ROUNDS {
             moto.reset();
             runtime.block_on(async {
-                let (s, n) = timed(&moto, env, |s| Box::pin(async move { s.up().await.map(|_| ()) })).await;
+                let (s, n) = timed(&moto, env, |s| {
+                    Box::pin(async move { s.up().await.map(|_| ()) })
+                })
+                .await;
                 resources = n;
                 up.push(s);
-                noop.push(timed(&moto, env, |s| Box::pin(async move { s.up().await.map(|_| ()) })).await.0);
-                down.push(timed(&moto, env, |s| Box::pin(async move { s.down().await.map(|_| ()) })).await.0);
+                noop.push(
+                    timed(&moto, env, |s| {
+                        Box::pin(async move { s.up().await.map(|_| ()) })
+                    })
+                    .await
+                    .0,
+                );
+                down.push(
+                    timed(&moto, env, |s| {
+                        Box::pin(async move { s.down().await.map(|_| ()) })
+                    })
+                    .await
+                    .0,
+                );
             });
         }
         println!("{env} ({resources} resources):");
-        for (label, samples) in [("up from empty", &mut up), ("no-op up", &mut noop), ("down", &mut down)] {
+        for (label, samples) in [
+            ("up from empty", &mut up),
+            ("no-op up", &mut noop),
+            ("down", &mut down),
+        ] {
             samples.sort_by_key(|s| s.wall);
             let median = &samples[samples.len() / 2];
             println!(
@@ -50,14 +69,18 @@ fn main() {
 
 type Step = for<'a> fn(
     &'a provisioner::commands::Session,
-) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), provisioner::Error>> + 'a>>;
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), provisioner::Error>> + 'a>,
+>;
 
 /// One command in a fresh session (fresh counter), timed from opening the
 /// session (which lists the zones) to the end.
 async fn timed(moto: &common::Moto, env: &str, step: Step) -> (Sample, usize) {
     let start = Instant::now();
     let session = common::session(moto, env).await;
-    step(&session).await.unwrap_or_else(|e| panic!("{env}: {e}"));
+    step(&session)
+        .await
+        .unwrap_or_else(|e| panic!("{env}: {e}"));
     let sample = Sample {
         wall: start.elapsed(),
         calls: session.calls(),
