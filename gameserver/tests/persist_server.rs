@@ -334,6 +334,21 @@ async fn a_redis_outage_keeps_the_game_running_and_health_follows_redis() {
         || saved(&redis, "outage").is_some_and(|e| e.snapshot.step_count() > u64::from(during)),
         "snapshots to resume into the restarted Redis",
     );
+    let metrics = http_get(server.port, "/metrics").1;
+    assert!(
+        metric(&metrics, "spaaace_snapshot_write_failures_total") >= 1,
+        "{metrics}"
+    );
+    assert!(
+        metric(&metrics, "spaaace_snapshots_written_total") >= 2,
+        "{metrics}"
+    );
+}
+
+fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
 }
 
 /// A saved room with one player holding `token`, as a previous process would leave it.
