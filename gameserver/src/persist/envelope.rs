@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::token_hash::TokenHash;
-use super::validate::check_world;
 use crate::sim::{ObjectId, PlayerId, World};
 
 /// The format this server writes and the only one it restores.
@@ -125,7 +124,10 @@ impl Envelope {
                 found: envelope.room_id,
             });
         }
-        check_world(&envelope.snapshot).map_err(DecodeError::Inconsistent)?;
+        envelope
+            .snapshot
+            .check_invariants()
+            .map_err(|e| DecodeError::Inconsistent(e.to_string()))?;
         check_players_match(&envelope)?;
         Ok(envelope)
     }

@@ -15,7 +15,6 @@ mod redact;
 mod store;
 mod tls;
 mod token_hash;
-mod validate;
 mod writer;
 
 pub use envelope::{

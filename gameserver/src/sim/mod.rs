@@ -6,6 +6,7 @@ mod bots;
 mod collisions;
 mod geometry;
 mod grid;
+mod invariants;
 mod names;
 mod rng;
 mod world;
@@ -16,6 +17,7 @@ mod tests;
 use serde::{Deserialize, Serialize};
 
 pub use geometry::{distance2, wrap, wrap_delta};
+pub use invariants::InvalidWorld;
 pub use world::World;
 
 pub const WORLD_SIZE: f64 = 3000.0;

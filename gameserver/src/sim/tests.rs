@@ -496,3 +496,28 @@ fn generated_names_are_unique_among_live_ships() {
         assert!(names.iter().all(|n| n.contains("Bot")));
     }
 }
+
+#[test]
+fn invariants_hold_through_play_and_catch_tampering() {
+    let mut w = World::new(
+        SimConfig {
+            bots: 10,
+            ..NO_BOTS
+        },
+        8,
+    );
+    let (p, _) = player_ship(&mut w, 500.0, 500.0, 0.0);
+    for _ in 0..1200 {
+        w.step(&[(p, FIRE)]);
+        assert_eq!(w.check_invariants(), Ok(()));
+    }
+    let mut stale_counter = w.clone();
+    stale_counter.next_object_id = 1;
+    assert!(stale_counter.check_invariants().is_err());
+    let mut extra_bots = w.clone();
+    extra_bots.bot_respawns.push(5);
+    assert!(extra_bots.check_invariants().is_err());
+    let mut outside = w.clone();
+    outside.ships[0].x = f64::NAN;
+    assert!(outside.check_invariants().is_err());
+}

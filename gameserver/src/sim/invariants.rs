@@ -1,21 +1,34 @@
-//! Checks a restored World against the invariants the sim relies on (lists
-//! sorted by id, references that resolve, coordinates inside the world), so a
-//! tampered or half-written snapshot is refused at hydration instead of
+//! Invariants a World keeps (lists sorted by id, references that resolve,
+//! coordinates inside the world, counters beyond the ids in use), so a
+//! tampered or half-written snapshot is refused before it runs instead of
 //! misbehaving later inside a tick.
 
-use crate::sim::{World, BOT_PLAYER, MISSILE_LIFE_STEPS, WORLD_SIZE};
+use super::{World, BOT_PLAYER, MISSILE_LIFE_STEPS, WORLD_SIZE};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidWorld(String);
 
 /// The protocol sends names as `str8`.
 const MAX_NAME_BYTES: usize = 255;
 
-pub fn check_world(world: &World) -> Result<(), String> {
+impl World {
+    /// Whether this world keeps the invariants the step relies on; a world
+    /// read from outside (a snapshot) must pass before it is run.
+    pub fn check_invariants(&self) -> Result<(), InvalidWorld> {
+        check_world(self).map_err(InvalidWorld)
+    }
+}
+
+fn check_world(world: &World) -> Result<(), String> {
     check_ascending("ship", world.ships().iter().map(|s| s.id))?;
     check_ascending("missile", world.missiles().iter().map(|m| m.id))?;
     check_ascending("player", world.players().iter().map(|p| p.id))?;
     check_disjoint(world)?;
     check_ships(world)?;
     check_missiles(world)?;
-    check_players(world)
+    check_players(world)?;
+    check_counters(world)
 }
 
 fn check_ascending(what: &str, ids: impl Iterator<Item = u32>) -> Result<(), String> {
@@ -106,6 +119,41 @@ fn check_players(world: &World) -> Result<(), String> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// New ids come from the counters, so they must lie beyond every id in use;
+/// and every bot is either alive or waiting to respawn.
+fn check_counters(world: &World) -> Result<(), String> {
+    let top_object = world
+        .ships
+        .iter()
+        .map(|s| s.id)
+        .chain(world.missiles.iter().map(|m| m.id))
+        .max();
+    if top_object.is_some_and(|id| id >= world.next_object_id) {
+        return Err(format!(
+            "object id counter {} is not beyond the ids in use",
+            world.next_object_id
+        ));
+    }
+    if world
+        .players
+        .last()
+        .is_some_and(|p| p.id >= world.next_player_id)
+    {
+        return Err(format!(
+            "player id counter {} is not beyond the ids in use",
+            world.next_player_id
+        ));
+    }
+    let bots = world.ships.iter().filter(|s| s.is_bot()).count() + world.bot_respawns.len();
+    if bots != world.config.bots as usize {
+        return Err(format!(
+            "{bots} bots alive or respawning, but the config says {}",
+            world.config.bots
+        ));
     }
     Ok(())
 }
