@@ -8,7 +8,7 @@ export MOTO_SERVER ?= $(CURDIR)/.venv-moto/bin/moto_server
 .PHONY: run build deps test test-gameserver test-provisioner lint bench bench-gameserver bench-provisioner
 
 run: build
-	PORT=$(PORT) ./target/release/gameserver
+	PORT=$(PORT) scripts/run.sh
 
 build:
 	$(CARGO) build --release -p gameserver
