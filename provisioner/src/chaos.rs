@@ -89,10 +89,13 @@ async fn hosts(ctx: &Ctx) -> Result<Vec<auto_scaling_group::Host>, Error> {
         .send()
         .await
         .map_err(|e| Error::aws("describe", auto_scaling_group::KIND, &group, e))?;
-    let g = out
-        .auto_scaling_groups()
-        .first()
-        .ok_or_else(|| Error::unexpected(auto_scaling_group::KIND, &group, "does not exist; run `up` first"))?;
+    let g = out.auto_scaling_groups().first().ok_or_else(|| {
+        Error::unexpected(
+            auto_scaling_group::KIND,
+            &group,
+            "does not exist; run `up` first",
+        )
+    })?;
     Ok(g.instances()
         .iter()
         .filter(|i| i.lifecycle_state().map(|s| s.as_str()) == Some("InService"))
@@ -118,16 +121,16 @@ async fn terminate(ctx: &Ctx, ids: &[String]) -> Result<(), Error> {
 /// Terminates one ECS host (EC2 TerminateInstances).
 pub async fn terminate_instance(ctx: &Ctx) -> Result<ChaosReport, Error> {
     let group = auto_scaling_group::name(&ctx.naming);
-    let host = hosts(ctx)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| Error::unexpected(auto_scaling_group::KIND, &group, "has no host in service"))?;
+    let host = hosts(ctx).await?.into_iter().next().ok_or_else(|| {
+        Error::unexpected(auto_scaling_group::KIND, &group, "has no host in service")
+    })?;
     terminate(ctx, std::slice::from_ref(&host.instance_id)).await?;
     Ok(ChaosReport {
         action: "terminate-instance",
         targets: vec![format!("{} ({})", host.instance_id, host.zone)],
-        effect: format!("{group} launches a replacement host; ECS moves the host's tasks to the others"),
+        effect: format!(
+            "{group} launches a replacement host; ECS moves the host's tasks to the others"
+        ),
         undo: "nothing to undo: the Auto Scaling Group restores its capacity by itself".into(),
     })
 }
@@ -152,10 +155,13 @@ pub async fn az_outage(ctx: &Ctx, az: &str) -> Result<ChaosReport, Error> {
         .send()
         .await
         .map_err(|e| Error::aws("describe", auto_scaling_group::KIND, &group, e))?;
-    let g = out
-        .auto_scaling_groups()
-        .first()
-        .ok_or_else(|| Error::unexpected(auto_scaling_group::KIND, &group, "does not exist; run `up` first"))?;
+    let g = out.auto_scaling_groups().first().ok_or_else(|| {
+        Error::unexpected(
+            auto_scaling_group::KIND,
+            &group,
+            "does not exist; run `up` first",
+        )
+    })?;
     let subnet_ids: Vec<String> = g
         .vpc_zone_identifier()
         .unwrap_or_default()
@@ -189,9 +195,17 @@ pub async fn az_outage(ctx: &Ctx, az: &str) -> Result<ChaosReport, Error> {
             format!("--az {az} is none of its zones ({})", zones.join(", ")),
         )
     })?;
-    let remaining: Vec<&str> = by_zone.iter().filter(|(z, _)| *z != zone).map(|(_, s)| s.as_str()).collect();
+    let remaining: Vec<&str> = by_zone
+        .iter()
+        .filter(|(z, _)| *z != zone)
+        .map(|(_, s)| s.as_str())
+        .collect();
     if remaining.is_empty() {
-        return Err(Error::unexpected(auto_scaling_group::KIND, &group, "would be left without any zone"));
+        return Err(Error::unexpected(
+            auto_scaling_group::KIND,
+            &group,
+            "would be left without any zone",
+        ));
     }
     asg.update_auto_scaling_group()
         .auto_scaling_group_name(&group)
@@ -213,7 +227,9 @@ pub async fn az_outage(ctx: &Ctx, az: &str) -> Result<ChaosReport, Error> {
     Ok(ChaosReport {
         action: "az-outage",
         targets,
-        effect: format!("{group} launches only in the other zones; tasks there take the players over"),
+        effect: format!(
+            "{group} launches only in the other zones; tasks there take the players over"
+        ),
         undo: format!("`provisioner up` gives {group} its subnet in {zone} back"),
     })
 }
@@ -232,7 +248,11 @@ pub async fn redis_failover(ctx: &Ctx) -> Result<ChaosReport, Error> {
     {
         Ok(_) => {}
         Err(e) if aws_code(&e) == Some("ReplicationGroupNotFoundFault") => {
-            return Err(Error::unexpected(replication_group::KIND, &group, "does not exist; run `up` first"))
+            return Err(Error::unexpected(
+                replication_group::KIND,
+                &group,
+                "does not exist; run `up` first",
+            ))
         }
         Err(e) => return Err(Error::aws("fail over", replication_group::KIND, &group, e)),
     }
@@ -254,7 +274,10 @@ mod tests {
     fn a_zone_is_named_in_full_or_by_its_letter() {
         let zones = vec!["us-east-1a".to_string(), "us-east-1b".to_string()];
         assert_eq!(resolve_zone("b", &zones).as_deref(), Some("us-east-1b"));
-        assert_eq!(resolve_zone("US-EAST-1A", &zones).as_deref(), Some("us-east-1a"));
+        assert_eq!(
+            resolve_zone("US-EAST-1A", &zones).as_deref(),
+            Some("us-east-1a")
+        );
         assert_eq!(resolve_zone("c", &zones), None);
         assert_eq!(resolve_zone("1a", &zones), None);
     }

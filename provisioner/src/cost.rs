@@ -137,7 +137,11 @@ impl Footprint {
             instances: workload.ecs.desired_capacity,
             root_volume_gb: workload.ecs.root_volume_gb,
             cache_node_type: workload.cache.node_type.clone(),
-            cache_nodes: 1 + workload.cache.replicas,
+            cache_nodes: if workload.cache.enabled {
+                1 + workload.cache.replicas
+            } else {
+                0
+            },
         }
     }
 }
@@ -158,11 +162,23 @@ pub fn estimate(
     let instance_hour = *prices
         .ec2_instance_hour
         .get(&footprint.instance_type)
-        .ok_or_else(|| missing("instance type", &footprint.instance_type, "ec2_instance_hour"))?;
+        .ok_or_else(|| {
+            missing(
+                "instance type",
+                &footprint.instance_type,
+                "ec2_instance_hour",
+            )
+        })?;
     let node_hour = *prices
         .elasticache_node_hour
         .get(&footprint.cache_node_type)
-        .ok_or_else(|| missing("cache node type", &footprint.cache_node_type, "elasticache_node_hour"))?;
+        .ok_or_else(|| {
+            missing(
+                "cache node type",
+                &footprint.cache_node_type,
+                "elasticache_node_hour",
+            )
+        })?;
     // An internet-facing ALB holds one public address per zone; each NAT
     // gateway holds its Elastic IP.
     let public_ips = footprint.zones + footprint.nat_gateways;
@@ -174,25 +190,60 @@ pub fn estimate(
             "instance",
             instance_hour * hours,
         ),
-        line("EBS gp3 root volumes".into(), volume_gb, "GB", prices.ebs.gp3_gb_month),
-        line("Application Load Balancer".into(), 1.0, "ALB", prices.alb.hour * hours),
-        line("ALB capacity units".into(), usage.alb_lcu, "LCU", prices.alb.lcu_hour * hours),
+        line(
+            "EBS gp3 root volumes".into(),
+            volume_gb,
+            "GB",
+            prices.ebs.gp3_gb_month,
+        ),
+        line(
+            "Application Load Balancer".into(),
+            1.0,
+            "ALB",
+            prices.alb.hour * hours,
+        ),
+        line(
+            "ALB capacity units".into(),
+            usage.alb_lcu,
+            "LCU",
+            prices.alb.lcu_hour * hours,
+        ),
         line(
             "NAT gateways".into(),
             footprint.nat_gateways as f64,
             "gateway",
             prices.nat.hour * hours,
         ),
-        line("NAT data processed".into(), usage.nat_gb_month, "GB", prices.nat.gb_processed),
-        line("Public IPv4 addresses".into(), public_ips as f64, "address", prices.public_ipv4.hour * hours),
+        line(
+            "NAT data processed".into(),
+            usage.nat_gb_month,
+            "GB",
+            prices.nat.gb_processed,
+        ),
+        line(
+            "Public IPv4 addresses".into(),
+            public_ips as f64,
+            "address",
+            prices.public_ipv4.hour * hours,
+        ),
         line(
             format!("ElastiCache {}", footprint.cache_node_type),
             f64::from(footprint.cache_nodes),
             "node",
             node_hour * hours,
         ),
-        line("Data transfer out".into(), usage.egress_gb_month, "GB", prices.data_transfer.out_gb),
-        line("CloudWatch Logs ingestion".into(), usage.logs_gb_month, "GB", prices.logs.ingest_gb),
+        line(
+            "Data transfer out".into(),
+            usage.egress_gb_month,
+            "GB",
+            prices.data_transfer.out_gb,
+        ),
+        line(
+            "CloudWatch Logs ingestion".into(),
+            usage.logs_gb_month,
+            "GB",
+            prices.logs.ingest_gb,
+        ),
     ];
     let total_monthly = round_cents(lines.iter().map(|l| l.monthly).sum());
     Ok(Estimate {
@@ -221,7 +272,7 @@ impl std::fmt::Display for Estimate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "Monthly estimate for {} ({}, {}; {} of {}, {} h/month)",
+            "Monthly estimate for {} ({}, {}; {}, noted {}; {} h/month)",
             self.environment,
             self.source.region,
             self.source.currency,
@@ -236,7 +287,7 @@ impl std::fmt::Display for Estimate {
                 l.item, l.quantity, l.unit, l.unit_price, l.monthly
             )?;
         }
-        write!(f, "  {:<32} {:>50.2}", "Total", self.total_monthly)
+        write!(f, "  {:<32} {:>41.2}", "Total", self.total_monthly)
     }
 }
 
@@ -302,7 +353,13 @@ ingest_gb = 0.5
     #[test]
     fn prices_every_line_from_the_footprint() {
         let e = estimate("dev", &footprint(1), &usage(), &prices()).unwrap();
-        let monthly = |item: &str| e.lines.iter().find(|l| l.item.starts_with(item)).unwrap().monthly;
+        let monthly = |item: &str| {
+            e.lines
+                .iter()
+                .find(|l| l.item.starts_with(item))
+                .unwrap()
+                .monthly
+        };
         assert_eq!(monthly("EC2 t3.small"), 4.0); // 2 x 0.02 x 100
         assert_eq!(monthly("EBS"), 6.0); // 60 GB x 0.1
         assert_eq!(monthly("NAT gateways"), 4.0);
@@ -325,8 +382,15 @@ ingest_gb = 0.5
     fn an_unpriced_type_is_named_with_the_table_to_fix() {
         let mut f = footprint(1);
         f.instance_type = "m7g.large".into();
-        let err = estimate("dev", &f, &usage(), &prices()).unwrap_err().to_string();
-        assert!(err.contains("m7g.large") && err.contains("ec2_instance_hour") && err.contains("prices.toml"), "{err}");
+        let err = estimate("dev", &f, &usage(), &prices())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m7g.large")
+                && err.contains("ec2_instance_hour")
+                && err.contains("prices.toml"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -28,8 +28,15 @@ pub async fn deploy(
     let start = Instant::now();
     let cluster = ecs_cluster::name(&ctx.naming);
     let service = ecs_service::name(&ctx.naming);
-    if ecs_service::describe(ctx, &cluster, &service).await?.is_none() {
-        return Err(Error::unexpected(ecs_service::KIND, &service, "does not exist; run `up` first"));
+    if ecs_service::describe(ctx, &cluster, &service)
+        .await?
+        .is_none()
+    {
+        return Err(Error::unexpected(
+            ecs_service::KIND,
+            &service,
+            "does not exist; run `up` first",
+        ));
     }
     let revision = task.register(ctx, refs).await?;
     ctx.aws

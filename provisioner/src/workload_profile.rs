@@ -58,6 +58,11 @@ pub struct AlbProfile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CacheProfile {
+    /// False: no ElastiCache at all and the game runs without persistence
+    /// (REDIS_ENABLED=false); for throwaway stacks and for emulators that
+    /// cannot delete a replication group.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
     pub node_type: String,
     pub engine_version: String,
     /// Parameter group family matching `engine_version`, e.g. `redis7`.
@@ -93,7 +98,23 @@ fn default_true() -> bool {
     true
 }
 
+/// The sections that make a profile describe a workload.
+const WORKLOAD_SECTIONS: [&str; 5] = ["ecs", "service", "alb", "cache", "cost"];
+
 impl WorkloadProfile {
+    /// The workload of a profile, or None for a network-only profile (none
+    /// of the sections present).
+    pub fn optional(profile: &Profile) -> Result<Option<Self>, Error> {
+        let mut present = false;
+        for s in WORKLOAD_SECTIONS {
+            present |= profile.section::<toml::Value>(s)?.is_some();
+        }
+        if !present {
+            return Ok(None);
+        }
+        Self::from_profile(profile).map(Some)
+    }
+
     pub fn from_profile(profile: &Profile) -> Result<Self, Error> {
         let section = |name: &str| Error::InvalidProfile {
             path: profile.path.clone(),
@@ -101,7 +122,9 @@ impl WorkloadProfile {
         };
         let w = WorkloadProfile {
             ecs: profile.section("ecs")?.ok_or_else(|| section("ecs"))?,
-            service: profile.section("service")?.ok_or_else(|| section("service"))?,
+            service: profile
+                .section("service")?
+                .ok_or_else(|| section("service"))?,
             alb: profile.section("alb")?.unwrap_or_default(),
             cache: profile.section("cache")?.ok_or_else(|| section("cache"))?,
             cost: profile.section("cost")?.ok_or_else(|| section("cost"))?,
@@ -115,7 +138,10 @@ impl WorkloadProfile {
 
     fn validate(&self) -> Result<(), String> {
         let e = &self.ecs;
-        if !(0 <= e.min_size && e.min_size <= e.desired_capacity && e.desired_capacity <= e.max_size) {
+        if !(0 <= e.min_size
+            && e.min_size <= e.desired_capacity
+            && e.desired_capacity <= e.max_size)
+        {
             return Err(format!(
                 "ecs: need 0 <= min_size <= desired_capacity <= max_size, got {} / {} / {}",
                 e.min_size, e.desired_capacity, e.max_size
@@ -126,11 +152,16 @@ impl WorkloadProfile {
             return Err("service: image is empty".into());
         }
         if s.desired_count < 0 || s.cpu <= 0 || s.memory_mib < 128 {
-            return Err("service: desired_count >= 0, cpu > 0 and memory_mib >= 128 are required".into());
+            return Err(
+                "service: desired_count >= 0, cpu > 0 and memory_mib >= 128 are required".into(),
+            );
         }
         if s.drain_seconds < 0 || s.drain_seconds > 110 {
             // ECS caps stopTimeout at 120 s and ours is the drain plus margin.
-            return Err(format!("service: drain_seconds must be 0..=110, got {}", s.drain_seconds));
+            return Err(format!(
+                "service: drain_seconds must be 0..=110, got {}",
+                s.drain_seconds
+            ));
         }
         let c = &self.cache;
         if c.replicas < 1 {
@@ -171,7 +202,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    pub(crate) const SECTIONS: &str = r#"
+    const SECTIONS: &str = r#"
 [ecs]
 instance_type = "t3.small"
 min_size = 1
@@ -237,10 +268,28 @@ redis_port = 6379
     }
 
     #[test]
+    fn a_network_only_profile_has_no_workload_and_half_a_workload_is_an_error() {
+        assert!(parse_optional("").unwrap().is_none());
+        let err = parse_optional("[ecs]\ninstance_type = \"t3.small\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dev.toml"), "{err}");
+        assert!(parse_optional(SECTIONS).unwrap().is_some());
+    }
+
+    fn parse_optional(extra: &str) -> Result<Option<WorkloadProfile>, Error> {
+        let p = Profile::parse(Path::new("dev.toml"), &format!("{NETWORK}{extra}")).unwrap();
+        WorkloadProfile::optional(&p)
+    }
+
+    #[test]
     fn rejects_inconsistent_capacity() {
         let bad = SECTIONS.replace("desired_capacity = 1", "desired_capacity = 5");
         let err = parse(&bad).unwrap_err().to_string();
-        assert!(err.contains("desired_capacity") && err.contains("5"), "{err}");
+        assert!(
+            err.contains("desired_capacity") && err.contains("5"),
+            "{err}"
+        );
     }
 
     #[test]

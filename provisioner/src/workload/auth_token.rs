@@ -14,7 +14,10 @@ use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
 pub const KIND: &str = "ssm-parameter";
 
 pub fn parameter_name(naming: &Naming) -> String {
-    format!("/{}/{}/redis-auth-token", naming.project, naming.environment)
+    format!(
+        "/{}/{}/redis-auth-token",
+        naming.project, naming.environment
+    )
 }
 
 pub fn key(naming: &Naming) -> Key {
@@ -64,12 +67,20 @@ impl Kind for AuthTokenKind {
         let name = parameter_name(&ctx.naming);
         let ssm = &ctx.aws.ssm;
         // Without decryption: the metadata is all discovery needs.
-        let out = match ssm.get_parameter().name(&name).with_decryption(false).send().await {
+        let out = match ssm
+            .get_parameter()
+            .name(&name)
+            .with_decryption(false)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if aws_code(&e) == Some("ParameterNotFound") => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &name, e)),
         };
-        let Some(p) = out.parameter() else { return Ok(Vec::new()) };
+        let Some(p) = out.parameter() else {
+            return Ok(Vec::new());
+        };
         let tags = ssm
             .list_tags_for_resource()
             .resource_type(ResourceTypeForTagging::Parameter)
@@ -77,9 +88,18 @@ impl Kind for AuthTokenKind {
             .send()
             .await
             .map_err(|e| Error::aws("list tags of", KIND, &name, e))?;
-        let pairs: Vec<(&str, &str)> = tags.tag_list().iter().map(|t| (t.key(), t.value())).collect();
+        let pairs: Vec<(&str, &str)> = tags
+            .tag_list()
+            .iter()
+            .map(|t| (t.key(), t.value()))
+            .collect();
         let mut attrs = tagging::observed(pairs.iter().copied());
-        attrs.insert("type".into(), p.r#type().map(|t| t.as_str().to_string()).unwrap_or_default());
+        attrs.insert(
+            "type".into(),
+            p.r#type()
+                .map(|t| t.as_str().to_string())
+                .unwrap_or_default(),
+        );
         Ok(vec![Observed {
             kind: KIND,
             id: p.arn().unwrap_or_default().to_string(),
@@ -93,7 +113,14 @@ impl Kind for AuthTokenKind {
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx.aws.ssm.delete_parameter().name(o.display_name()).send().await {
+            match ctx
+                .aws
+                .ssm
+                .delete_parameter()
+                .name(o.display_name())
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("ParameterNotFound") => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
@@ -111,7 +138,13 @@ fn ssm_tags(naming: &Naming, name: &str) -> Result<Vec<Tag>, Error> {
     naming
         .tags(name)
         .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| Error::unexpected(KIND, name, e.to_string())))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| Error::unexpected(KIND, name, e.to_string()))
+        })
         .collect()
 }
 
@@ -157,7 +190,11 @@ impl Resource for AuthToken {
             .map_err(|e| Error::aws("describe", KIND, &name, e))?;
         Ok(Observed {
             kind: KIND,
-            id: out.parameter().and_then(|p| p.arn()).unwrap_or_default().to_string(),
+            id: out
+                .parameter()
+                .and_then(|p| p.arn())
+                .unwrap_or_default()
+                .to_string(),
             name: Some(name),
             attrs: self.desired(refs),
             details: Attrs::new(),
@@ -166,7 +203,13 @@ impl Resource for AuthToken {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, _current: &Observed, changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         let name = parameter_name(&self.naming);
         if changes.iter().any(|c| c.attr == "type") {
             return Err(Error::unexpected(
@@ -179,7 +222,13 @@ impl Resource for AuthToken {
         if !tags.is_empty() {
             let tags: Result<Vec<Tag>, Error> = tags
                 .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build().map_err(|e| Error::unexpected(KIND, &name, e.to_string())))
+                .map(|(k, v)| {
+                    Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(|e| Error::unexpected(KIND, &name, e.to_string()))
+                })
                 .collect();
             ctx.aws
                 .ssm

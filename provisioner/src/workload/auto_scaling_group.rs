@@ -58,8 +58,14 @@ fn observe(g: &AwsGroup, ctx: &Ctx) -> Observed {
         .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
         .collect();
     let mut attrs = tagging::observed(pairs.iter().copied());
-    attrs.insert("min_size".into(), g.min_size().unwrap_or_default().to_string());
-    attrs.insert("max_size".into(), g.max_size().unwrap_or_default().to_string());
+    attrs.insert(
+        "min_size".into(),
+        g.min_size().unwrap_or_default().to_string(),
+    );
+    attrs.insert(
+        "max_size".into(),
+        g.max_size().unwrap_or_default().to_string(),
+    );
     let mut subnets: Vec<&str> = g
         .vpc_zone_identifier()
         .unwrap_or_default()
@@ -79,7 +85,9 @@ fn observe(g: &AwsGroup, ctx: &Ctx) -> Observed {
     );
     attrs.insert(
         "protect_new_hosts".into(),
-        g.new_instances_protected_from_scale_in().unwrap_or(false).to_string(),
+        g.new_instances_protected_from_scale_in()
+            .unwrap_or(false)
+            .to_string(),
     );
     let hosts: Vec<String> = g
         .instances()
@@ -89,13 +97,20 @@ fn observe(g: &AwsGroup, ctx: &Ctx) -> Observed {
                 "{}/{}/{}",
                 i.instance_id().unwrap_or_default(),
                 i.availability_zone().unwrap_or_default(),
-                if i.protected_from_scale_in().unwrap_or(false) { "protected" } else { "unprotected" }
+                if i.protected_from_scale_in().unwrap_or(false) {
+                    "protected"
+                } else {
+                    "unprotected"
+                }
             )
         })
         .collect();
     let mut details = Attrs::new();
     details.insert("hosts".into(), hosts.join(","));
-    details.insert("desired_capacity".into(), g.desired_capacity().unwrap_or_default().to_string());
+    details.insert(
+        "desired_capacity".into(),
+        g.desired_capacity().unwrap_or_default().to_string(),
+    );
     details.insert("zones".into(), g.availability_zones().join(","));
     Observed {
         kind: KIND,
@@ -131,7 +146,11 @@ impl Kind for AutoScalingGroupKind {
             .send()
             .await
             .map_err(|e| Error::aws("describe", KIND, &asg_name, e))?;
-        Ok(out.auto_scaling_groups().iter().map(|g| observe(g, ctx)).collect())
+        Ok(out
+            .auto_scaling_groups()
+            .iter()
+            .map(|g| observe(g, ctx))
+            .collect())
     }
 
     /// The trap: protected hosts block scale-in, so lift the protection,
@@ -140,7 +159,11 @@ impl Kind for AutoScalingGroupKind {
         let asg = &ctx.aws.autoscaling;
         for o in items {
             let group = o.display_name().to_string();
-            let protected: Vec<String> = hosts(o).into_iter().filter(|h| h.protected).map(|h| h.instance_id).collect();
+            let protected: Vec<String> = hosts(o)
+                .into_iter()
+                .filter(|h| h.protected)
+                .map(|h| h.instance_id)
+                .collect();
             if !protected.is_empty() {
                 asg.set_instance_protection()
                     .auto_scaling_group_name(&group)
@@ -193,7 +216,12 @@ pub struct AutoScalingGroup {
 
 impl AutoScalingGroup {
     fn subnets(&self, refs: &Refs) -> Result<String, Error> {
-        let ids: Result<Vec<&str>, Error> = self.network.private_subnets.iter().map(|k| refs.require(k)).collect();
+        let ids: Result<Vec<&str>, Error> = self
+            .network
+            .private_subnets
+            .iter()
+            .map(|k| refs.require(k))
+            .collect();
         Ok(ids?.join(","))
     }
 
@@ -222,12 +250,20 @@ impl Resource for AutoScalingGroup {
         let mut a = tagging::desired(&self.naming, &name(&self.naming));
         a.insert("min_size".into(), self.min_size.to_string());
         a.insert("max_size".into(), self.max_size.to_string());
-        let mut subnets: Vec<String> = self.network.private_subnets.iter().map(|k| refs.id(k)).collect();
+        let mut subnets: Vec<String> = self
+            .network
+            .private_subnets
+            .iter()
+            .map(|k| refs.id(k))
+            .collect();
         subnets.sort();
         a.insert("subnets".into(), subnets.join(","));
         a.insert(
             "launch_template".into(),
-            format!("{}@{TEMPLATE_VERSION}", refs.id(&launch_template::key(&self.naming))),
+            format!(
+                "{}@{TEMPLATE_VERSION}",
+                refs.id(&launch_template::key(&self.naming))
+            ),
         );
         a.insert("protect_new_hosts".into(), "true".into());
         a
@@ -269,10 +305,13 @@ impl Resource for AutoScalingGroup {
                 .await;
             match result {
                 Ok(_) => Ok(Poll::Done),
-                Err(e) if aws_code(&e) == Some("ValidationError")
-                    && aws_cause_mentions(&e, "IamInstanceProfile") =>
+                Err(e)
+                    if aws_code(&e) == Some("ValidationError")
+                        && aws_cause_mentions(&e, "IamInstanceProfile") =>
                 {
-                    Ok(Poll::Pending("instance profile not yet visible to EC2".into()))
+                    Ok(Poll::Pending(
+                        "instance profile not yet visible to EC2".into(),
+                    ))
                 }
                 Err(e) => Err(Error::aws("create", KIND, &asg_name, e)),
             }
@@ -286,14 +325,19 @@ impl Resource for AutoScalingGroup {
             .send()
             .await
             .map_err(|e| Error::aws("describe", KIND, &asg_name, e))?;
-        let g = out
-            .auto_scaling_groups()
-            .first()
-            .ok_or_else(|| Error::unexpected(KIND, &asg_name, "not found right after its creation"))?;
+        let g = out.auto_scaling_groups().first().ok_or_else(|| {
+            Error::unexpected(KIND, &asg_name, "not found right after its creation")
+        })?;
         Ok(observe(g, ctx))
     }
 
-    async fn update(&self, ctx: &Ctx, _current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+        refs: &Refs,
+    ) -> Result<(), Error> {
         let asg_name = name(&self.naming);
         let asg = &ctx.aws.autoscaling;
         if tagging::non_tag(changes).next().is_some() {
@@ -333,7 +377,10 @@ impl Resource for AutoScalingGroup {
     }
 }
 
-fn aws_cause_mentions<E, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>, word: &str) -> bool
+fn aws_cause_mentions<E, R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+    word: &str,
+) -> bool
 where
     E: aws_sdk_autoscaling::error::ProvideErrorMetadata,
 {

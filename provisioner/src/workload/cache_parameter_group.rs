@@ -30,7 +30,9 @@ pub fn aof_support(family: &str, node_type: &str, multi_az: bool) -> Result<(), 
         return Err("ElastiCache disables AOF on Multi-AZ replication groups (the replica is the durability)".into());
     }
     if node_type.starts_with("cache.t1.") || node_type.starts_with("cache.t2.") {
-        return Err(format!("ElastiCache ignores appendonly on {node_type} nodes"));
+        return Err(format!(
+            "ElastiCache ignores appendonly on {node_type} nodes"
+        ));
     }
     if !matches!(family, "redis2.6" | "redis2.8") {
         return Err(format!(
@@ -41,7 +43,11 @@ pub fn aof_support(family: &str, node_type: &str, multi_az: bool) -> Result<(), 
 }
 
 /// The parameters the group sets.
-pub fn parameters(family: &str, node_type: &str, multi_az: bool) -> Vec<(&'static str, &'static str)> {
+pub fn parameters(
+    family: &str,
+    node_type: &str,
+    multi_az: bool,
+) -> Vec<(&'static str, &'static str)> {
     let mut p = vec![("maxmemory-policy", "volatile-lru")];
     match aof_support(family, node_type, multi_az) {
         Ok(()) => {
@@ -68,7 +74,12 @@ impl Kind for CacheParameterGroupKind {
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
         let group = name(&ctx.naming);
         let ec = &ctx.aws.elasticache;
-        let out = match ec.describe_cache_parameter_groups().cache_parameter_group_name(&group).send().await {
+        let out = match ec
+            .describe_cache_parameter_groups()
+            .cache_parameter_group_name(&group)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if aws_code(&e) == Some("CacheParameterGroupNotFound") => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &group, e)),
@@ -77,9 +88,15 @@ impl Kind for CacheParameterGroupKind {
         for g in out.cache_parameter_groups() {
             let arn = g.arn().unwrap_or_default().to_string();
             let tags = cache_subnet_group::list_tags(ctx, KIND, &group, &arn).await?;
-            let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert("family".into(), g.cache_parameter_group_family().unwrap_or_default().to_string());
+            attrs.insert(
+                "family".into(),
+                g.cache_parameter_group_family()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
             let params = ec
                 .describe_cache_parameters()
                 .cache_parameter_group_name(&group)
@@ -108,7 +125,14 @@ impl Kind for CacheParameterGroupKind {
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx.aws.elasticache.delete_cache_parameter_group().cache_parameter_group_name(&o.id).send().await {
+            match ctx
+                .aws
+                .elasticache
+                .delete_cache_parameter_group()
+                .cache_parameter_group_name(&o.id)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("CacheParameterGroupNotFound") => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
@@ -163,7 +187,11 @@ impl Resource for CacheParameterGroup {
             .send()
             .await
             .map_err(|e| Error::aws("create", KIND, &group, e))?;
-        let arn = out.cache_parameter_group().and_then(|g| g.arn()).unwrap_or_default().to_string();
+        let arn = out
+            .cache_parameter_group()
+            .and_then(|g| g.arn())
+            .unwrap_or_default()
+            .to_string();
         let mut attrs = tagging::desired(&self.naming, &group);
         attrs.insert("family".into(), self.family.clone());
         Ok(Observed {
@@ -177,20 +205,38 @@ impl Resource for CacheParameterGroup {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         let group = name(&self.naming);
         if changes.iter().any(|c| c.attr == "family") {
             return Err(Error::unexpected(
                 KIND,
                 &group,
-                format!("its family cannot change to {}; run `down` and `up` to recreate it", self.family),
+                format!(
+                    "its family cannot change to {}; run `down` and `up` to recreate it",
+                    self.family
+                ),
             ));
         }
         let wanted: Vec<ParameterNameValue> = self
             .parameters()
             .into_iter()
-            .filter(|(k, _)| changes.iter().any(|c| c.attr == format!("{PARAM_PREFIX}{k}")))
-            .map(|(k, v)| ParameterNameValue::builder().parameter_name(k).parameter_value(v).build())
+            .filter(|(k, _)| {
+                changes
+                    .iter()
+                    .any(|c| c.attr == format!("{PARAM_PREFIX}{k}"))
+            })
+            .map(|(k, v)| {
+                ParameterNameValue::builder()
+                    .parameter_name(k)
+                    .parameter_value(v)
+                    .build()
+            })
             .collect();
         if !wanted.is_empty() {
             ctx.aws
@@ -218,8 +264,15 @@ mod tests {
         assert!(why.contains("Multi-AZ"), "{why}");
         let why = aof_support("redis7", "cache.m6g.large", false).unwrap_err();
         assert!(why.contains("redis7") && why.contains("2.8.22"), "{why}");
-        assert!(aof_support("redis2.8", "cache.t2.micro", false).unwrap_err().contains("cache.t2.micro"));
-        assert!(parameters("redis2.8", "cache.m3.medium", false).contains(&("appendfsync", "everysec")));
-        assert_eq!(parameters("redis7", "cache.t4g.micro", true), vec![("maxmemory-policy", "volatile-lru")]);
+        assert!(aof_support("redis2.8", "cache.t2.micro", false)
+            .unwrap_err()
+            .contains("cache.t2.micro"));
+        assert!(
+            parameters("redis2.8", "cache.m3.medium", false).contains(&("appendfsync", "everysec"))
+        );
+        assert_eq!(
+            parameters("redis7", "cache.t4g.micro", true),
+            vec![("maxmemory-policy", "volatile-lru")]
+        );
     }
 }

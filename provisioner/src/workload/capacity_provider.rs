@@ -33,13 +33,21 @@ fn observe(p: &AwsProvider, ctx: &Ctx) -> Observed {
         .collect();
     let mut attrs = tagging::observed(pairs.iter().copied());
     let asg = p.auto_scaling_group_provider();
-    attrs.insert("auto_scaling_group".into(), asg.map(|a| a.auto_scaling_group_arn()).unwrap_or_default().to_string());
+    attrs.insert(
+        "auto_scaling_group".into(),
+        asg.map(|a| a.auto_scaling_group_arn())
+            .unwrap_or_default()
+            .to_string(),
+    );
     let scaling = asg.and_then(|a| a.managed_scaling());
     attrs.insert(
         "managed_scaling".into(),
         format!(
             "{} target={}",
-            scaling.and_then(|s| s.status()).map(|s| s.as_str()).unwrap_or("DISABLED"),
+            scaling
+                .and_then(|s| s.status())
+                .map(|s| s.as_str())
+                .unwrap_or("DISABLED"),
             scaling.and_then(|s| s.target_capacity()).unwrap_or(0)
         ),
     );
@@ -55,7 +63,10 @@ fn observe(p: &AwsProvider, ctx: &Ctx) -> Observed {
         id: p.name().unwrap_or_default().to_string(),
         name: p.name().map(String::from),
         attrs,
-        details: Attrs::from([("arn".to_string(), p.capacity_provider_arn().unwrap_or_default().to_string())]),
+        details: Attrs::from([(
+            "arn".to_string(),
+            p.capacity_provider_arn().unwrap_or_default().to_string(),
+        )]),
         ready: true,
         owned: tagging::owns(&ctx.naming, &pairs),
     }
@@ -95,7 +106,12 @@ impl Kind for CapacityProviderKind {
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         let ecs = &ctx.aws.ecs;
         for o in items {
-            match ecs.delete_capacity_provider().capacity_provider(&o.id).send().await {
+            match ecs
+                .delete_capacity_provider()
+                .capacity_provider(&o.id)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("ClientException") && is_gone(&e) => continue,
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
@@ -109,7 +125,9 @@ impl Kind for CapacityProviderKind {
                     .map_err(|e| Error::aws("describe", KIND, o.display_name(), e))?;
                 Ok(match out.capacity_providers().first() {
                     Some(p) if p.status().map(|s| s.as_str()) == Some("ACTIVE") => Poll::Pending(
-                        p.update_status().map(|s| s.as_str().to_string()).unwrap_or_else(|| "ACTIVE".into()),
+                        p.update_status()
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_else(|| "ACTIVE".into()),
                     ),
                     _ => Poll::Done,
                 })
@@ -120,9 +138,12 @@ impl Kind for CapacityProviderKind {
     }
 }
 
-fn is_gone<E: aws_sdk_ecs::error::ProvideErrorMetadata, R>(e: &aws_smithy_runtime_api::client::result::SdkError<E, R>) -> bool {
+fn is_gone<E: aws_sdk_ecs::error::ProvideErrorMetadata, R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> bool {
     use aws_sdk_ecs::error::ProvideErrorMetadata as _;
-    e.message().is_some_and(|m| m.contains("not found") || m.contains("does not exist"))
+    e.message()
+        .is_some_and(|m| m.contains("not found") || m.contains("does not exist"))
 }
 
 pub struct CapacityProvider {
@@ -148,8 +169,14 @@ impl Resource for CapacityProvider {
 
     fn desired(&self, refs: &Refs) -> Attrs {
         let mut a = tagging::desired(&self.naming, &name(&self.naming));
-        a.insert("auto_scaling_group".into(), refs.id(&auto_scaling_group::key(&self.naming)));
-        a.insert("managed_scaling".into(), format!("ENABLED target={TARGET_CAPACITY}"));
+        a.insert(
+            "auto_scaling_group".into(),
+            refs.id(&auto_scaling_group::key(&self.naming)),
+        );
+        a.insert(
+            "managed_scaling".into(),
+            format!("ENABLED target={TARGET_CAPACITY}"),
+        );
         a.insert("termination_protection".into(), "ENABLED".into());
         a
     }
@@ -173,16 +200,22 @@ impl Resource for CapacityProvider {
             .send()
             .await
             .map_err(|e| Error::aws("create", KIND, &cp, e))?;
-        let p = out
-            .capacity_provider()
-            .ok_or_else(|| Error::unexpected(KIND, &cp, "CreateCapacityProvider returned nothing"))?;
+        let p = out.capacity_provider().ok_or_else(|| {
+            Error::unexpected(KIND, &cp, "CreateCapacityProvider returned nothing")
+        })?;
         let mut o = observe(p, ctx);
         o.attrs.extend(tagging::desired(&self.naming, &cp));
         o.owned = true;
         Ok(o)
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         let cp = name(&self.naming);
         for c in tagging::non_tag(changes) {
             if c.attr == "auto_scaling_group" {
@@ -214,7 +247,11 @@ impl Resource for CapacityProvider {
                 .ecs
                 .tag_resource()
                 .resource_arn(current.details.get("arn").cloned().unwrap_or_default())
-                .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .set_tags(Some(
+                    tags.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
                 .send()
                 .await
                 .map_err(|e| Error::aws("tag", KIND, &cp, e))?;

@@ -33,13 +33,23 @@ impl Kind for ClusterCapacityKind {
         Ok(found
             .of(ecs_cluster::KIND)
             .iter()
-            .filter(|c| c.details.get("capacity_providers").is_some_and(|p| !p.is_empty()))
+            .filter(|c| {
+                c.details
+                    .get("capacity_providers")
+                    .is_some_and(|p| !p.is_empty())
+            })
             .map(|c| {
                 let mut attrs = Attrs::new();
-                attrs.insert("capacity_providers".into(), c.details["capacity_providers"].clone());
+                attrs.insert(
+                    "capacity_providers".into(),
+                    c.details["capacity_providers"].clone(),
+                );
                 attrs.insert(
                     "default_strategy".into(),
-                    c.details.get("default_strategy").cloned().unwrap_or_default(),
+                    c.details
+                        .get("default_strategy")
+                        .cloned()
+                        .unwrap_or_default(),
                 );
                 Observed {
                     kind: KIND,
@@ -68,7 +78,14 @@ impl Kind for ClusterCapacityKind {
             {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("ClusterNotFoundException") => {}
-                Err(e) => return Err(Error::aws("detach the capacity providers of", KIND, o.display_name(), e)),
+                Err(e) => {
+                    return Err(Error::aws(
+                        "detach the capacity providers of",
+                        KIND,
+                        o.display_name(),
+                        e,
+                    ))
+                }
             }
         }
         Ok(())
@@ -110,7 +127,10 @@ impl Resource for ClusterCapacity {
     }
 
     fn depends_on(&self) -> Vec<Key> {
-        vec![ecs_cluster::key(&self.naming), capacity_provider::key(&self.naming)]
+        vec![
+            ecs_cluster::key(&self.naming),
+            capacity_provider::key(&self.naming),
+        ]
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
@@ -135,7 +155,13 @@ impl Resource for ClusterCapacity {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, _current: &Observed, _changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        _changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         self.attach(ctx).await
     }
 }

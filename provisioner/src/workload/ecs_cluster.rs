@@ -21,7 +21,11 @@ pub fn key(naming: &Naming) -> Key {
 }
 
 pub fn ecs_tags(naming: &Naming, name: &str) -> Vec<Tag> {
-    naming.tags(name).into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()
+    naming
+        .tags(name)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
 }
 
 pub struct EcsClusterKind;
@@ -59,14 +63,20 @@ impl Kind for EcsClusterKind {
                     .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
                     .collect();
                 let mut details = Attrs::new();
-                details.insert("capacity_providers".into(), c.capacity_providers().join(","));
+                details.insert(
+                    "capacity_providers".into(),
+                    c.capacity_providers().join(","),
+                );
                 let strategy: Vec<String> = c
                     .default_capacity_provider_strategy()
                     .iter()
                     .map(|s| format!("{}:{}:{}", s.capacity_provider(), s.weight(), s.base()))
                     .collect();
                 details.insert("default_strategy".into(), strategy.join(","));
-                details.insert("arn".into(), c.cluster_arn().unwrap_or_default().to_string());
+                details.insert(
+                    "arn".into(),
+                    c.cluster_arn().unwrap_or_default().to_string(),
+                );
                 Observed {
                     kind: KIND,
                     id: c.cluster_name().unwrap_or(&cluster).to_string(),
@@ -90,7 +100,8 @@ impl Kind for EcsClusterKind {
                     Err(e)
                         if matches!(
                             aws_code(&e),
-                            Some("ClusterContainsContainerInstancesException") | Some("ClusterContainsTasksException")
+                            Some("ClusterContainsContainerInstancesException")
+                                | Some("ClusterContainsTasksException")
                         ) =>
                     {
                         Ok(Poll::Pending("hosts still registered".into()))
@@ -142,7 +153,10 @@ impl Resource for EcsCluster {
         let mut details = Attrs::new();
         details.insert(
             "arn".into(),
-            out.cluster().and_then(|c| c.cluster_arn()).unwrap_or_default().to_string(),
+            out.cluster()
+                .and_then(|c| c.cluster_arn())
+                .unwrap_or_default()
+                .to_string(),
         );
         Ok(Observed {
             kind: KIND,
@@ -155,7 +169,13 @@ impl Resource for EcsCluster {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         let cluster = name(&self.naming);
         let tags = tagging::to_set(changes);
         let arn = current.details.get("arn").cloned().unwrap_or_default();
@@ -164,7 +184,11 @@ impl Resource for EcsCluster {
                 .ecs
                 .tag_resource()
                 .resource_arn(arn)
-                .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .set_tags(Some(
+                    tags.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
                 .send()
                 .await
                 .map_err(|e| Error::aws("tag", KIND, &cluster, e))?;

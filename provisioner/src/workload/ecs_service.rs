@@ -3,7 +3,7 @@
 //! period and rolling deployments that keep full capacity (and roll back on
 //! failure). `down` scales it to zero and deletes it first.
 
-use super::{cluster_capacity, ecs_cluster, listener, target_group, task_definition, tagging};
+use super::{cluster_capacity, ecs_cluster, listener, tagging, target_group, task_definition};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
 use crate::error::aws_code;
 use crate::tags::Naming;
@@ -11,8 +11,9 @@ use crate::wait::{self, Poll, WaitPolicy};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer, PlacementStrategy,
-    PlacementStrategyType, PropagateTags, Service as AwsService, ServiceField, Tag,
+    CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer,
+    PlacementStrategy, PlacementStrategyType, PropagateTags, Service as AwsService, ServiceField,
+    Tag,
 };
 use std::sync::Arc;
 
@@ -29,7 +30,11 @@ pub fn key(naming: &Naming) -> Key {
 pub struct EcsServiceKind;
 
 /// The service as ECS reports it, when it exists and is not being deleted.
-pub async fn describe(ctx: &Ctx, cluster: &str, service: &str) -> Result<Option<AwsService>, Error> {
+pub async fn describe(
+    ctx: &Ctx,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<AwsService>, Error> {
     let out = match ctx
         .aws
         .ecs
@@ -44,7 +49,11 @@ pub async fn describe(ctx: &Ctx, cluster: &str, service: &str) -> Result<Option<
         Err(e) if aws_code(&e) == Some("ClusterNotFoundException") => return Ok(None),
         Err(e) => return Err(Error::aws("describe", KIND, service, e)),
     };
-    Ok(out.services().iter().find(|s| s.status() == Some("ACTIVE")).cloned())
+    Ok(out
+        .services()
+        .iter()
+        .find(|s| s.status() == Some("ACTIVE"))
+        .cloned())
 }
 
 #[async_trait]
@@ -79,10 +88,17 @@ impl Kind for EcsServiceKind {
             .collect();
         let mut attrs = tagging::observed(pairs.iter().copied());
         attrs.insert("desired_count".into(), s.desired_count().to_string());
-        let groups: Vec<&str> = s.load_balancers().iter().filter_map(|l| l.target_group_arn()).collect();
+        let groups: Vec<&str> = s
+            .load_balancers()
+            .iter()
+            .filter_map(|l| l.target_group_arn())
+            .collect();
         attrs.insert("target_group".into(), groups.join(","));
         let running = s.task_definition().unwrap_or_default();
-        attrs.insert("task_definition".into(), running_fingerprint(ctx, found, running).await?);
+        attrs.insert(
+            "task_definition".into(),
+            running_fingerprint(ctx, found, running).await?,
+        );
         let mut details = Attrs::new();
         details.insert("task_definition_arn".into(), running.to_string());
         details.insert("running_count".into(), s.running_count().to_string());
@@ -100,7 +116,11 @@ impl Kind for EcsServiceKind {
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            let cluster = o.details.get("cluster").cloned().unwrap_or_else(|| ecs_cluster::name(&ctx.naming));
+            let cluster = o
+                .details
+                .get("cluster")
+                .cloned()
+                .unwrap_or_else(|| ecs_cluster::name(&ctx.naming));
             delete_service(ctx, &cluster, o.display_name()).await?;
         }
         Ok(())
@@ -131,19 +151,44 @@ async fn running_fingerprint(ctx: &Ctx, found: &Inventory, arn: &str) -> Result<
 /// and wait until ECS has let the service go.
 pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(), Error> {
     let ecs = &ctx.aws.ecs;
-    let gone = |code: Option<&str>| matches!(code, Some("ServiceNotFoundException") | Some("ClusterNotFoundException"));
-    match ecs.update_service().cluster(cluster).service(service).desired_count(0).send().await {
+    let gone = |code: Option<&str>| {
+        matches!(
+            code,
+            Some("ServiceNotFoundException") | Some("ClusterNotFoundException")
+        )
+    };
+    match ecs
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .desired_count(0)
+        .send()
+        .await
+    {
         Ok(_) => {}
         Err(e) if gone(aws_code(&e)) || aws_code(&e) == Some("ServiceNotActiveException") => {}
         Err(e) => return Err(Error::aws("scale to zero", KIND, service, e)),
     }
-    match ecs.delete_service().cluster(cluster).service(service).force(true).send().await {
+    match ecs
+        .delete_service()
+        .cluster(cluster)
+        .service(service)
+        .force(true)
+        .send()
+        .await
+    {
         Ok(_) => {}
         Err(e) if gone(aws_code(&e)) => return Ok(()),
         Err(e) => return Err(Error::aws("delete", KIND, service, e)),
     }
     wait::until(&ctx.wait, KIND, service, "deleted", || async {
-        let out = match ecs.describe_services().cluster(cluster).services(service).send().await {
+        let out = match ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if gone(aws_code(&e)) => return Ok(Poll::Done),
             Err(e) => return Err(Error::aws("describe", KIND, service, e)),
@@ -158,17 +203,30 @@ pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(
 
 /// Waits until the service runs `desired` tasks of one deployment whose
 /// rollout completed; fails when ECS rolls the deployment back.
-pub async fn wait_steady(ctx: &Ctx, policy: &WaitPolicy, cluster: &str, service: &str) -> Result<(), Error> {
+pub async fn wait_steady(
+    ctx: &Ctx,
+    policy: &WaitPolicy,
+    cluster: &str,
+    service: &str,
+) -> Result<(), Error> {
     wait::until(policy, KIND, service, "steady", || async {
-        let s = describe(ctx, cluster, service)
-            .await?
-            .ok_or_else(|| Error::unexpected(KIND, service, "the service disappeared while rolling out"))?;
+        let s = describe(ctx, cluster, service).await?.ok_or_else(|| {
+            Error::unexpected(KIND, service, "the service disappeared while rolling out")
+        })?;
         let deployments = s.deployments();
         let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
-        let rollout = primary.and_then(|d| d.rollout_state()).map(|r| r.as_str().to_string());
+        let rollout = primary
+            .and_then(|d| d.rollout_state())
+            .map(|r| r.as_str().to_string());
         if rollout.as_deref() == Some("FAILED") {
-            let why = primary.and_then(|d| d.rollout_state_reason()).unwrap_or("no reason given");
-            return Err(Error::unexpected(KIND, service, format!("deployment failed: {why}")));
+            let why = primary
+                .and_then(|d| d.rollout_state_reason())
+                .unwrap_or("no reason given");
+            return Err(Error::unexpected(
+                KIND,
+                service,
+                format!("deployment failed: {why}"),
+            ));
         }
         let steady = deployments.len() == 1
             && s.running_count() == s.desired_count()
@@ -219,7 +277,10 @@ impl Resource for EcsService {
     fn desired(&self, refs: &Refs) -> Attrs {
         let mut a = tagging::desired(&self.naming, &name(&self.naming));
         a.insert("desired_count".into(), self.desired_count.to_string());
-        a.insert("target_group".into(), refs.id(&target_group::key(&self.naming)));
+        a.insert(
+            "target_group".into(),
+            refs.id(&target_group::key(&self.naming)),
+        );
         a.insert(
             "task_definition".into(),
             task_definition::fingerprint(&self.task.desired(refs)),
@@ -231,7 +292,8 @@ impl Resource for EcsService {
         let svc = name(&self.naming);
         let cluster = ecs_cluster::name(&self.naming);
         let cp = super::capacity_provider::name(&self.naming);
-        let build = |e: aws_sdk_ecs::error::BuildError| Error::unexpected(KIND, &svc, e.to_string());
+        let build =
+            |e: aws_sdk_ecs::error::BuildError| Error::unexpected(KIND, &svc, e.to_string());
         let out = ctx
             .aws
             .ecs
@@ -241,7 +303,12 @@ impl Resource for EcsService {
             .task_definition(task_definition::family(&self.naming))
             .desired_count(self.desired_count)
             .capacity_provider_strategy(
-                CapacityProviderStrategyItem::builder().capacity_provider(&cp).weight(1).base(0).build().map_err(build)?,
+                CapacityProviderStrategyItem::builder()
+                    .capacity_provider(&cp)
+                    .weight(1)
+                    .base(0)
+                    .build()
+                    .map_err(build)?,
             )
             .load_balancers(
                 LoadBalancer::builder()
@@ -257,13 +324,21 @@ impl Resource for EcsService {
                     .field("attribute:ecs.availability-zone")
                     .build(),
             )
-            .placement_strategy(PlacementStrategy::builder().r#type(PlacementStrategyType::Spread).field("instanceId").build())
+            .placement_strategy(
+                PlacementStrategy::builder()
+                    .r#type(PlacementStrategyType::Spread)
+                    .field("instanceId")
+                    .build(),
+            )
             .deployment_configuration(
                 DeploymentConfiguration::builder()
                     .minimum_healthy_percent(100)
                     .maximum_percent(200)
                     .deployment_circuit_breaker(
-                        DeploymentCircuitBreaker::builder().enable(true).rollback(true).build(),
+                        DeploymentCircuitBreaker::builder()
+                            .enable(true)
+                            .rollback(true)
+                            .build(),
                     )
                     .build(),
             )
@@ -289,7 +364,13 @@ impl Resource for EcsService {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        refs: &Refs,
+    ) -> Result<(), Error> {
         let svc = name(&self.naming);
         let cluster = ecs_cluster::name(&self.naming);
         if tagging::non_tag(changes).next().is_some() {
@@ -312,7 +393,9 @@ impl Resource for EcsService {
                         .build(),
                 );
             }
-            req.send().await.map_err(|e| Error::aws("update", KIND, &svc, e))?;
+            req.send()
+                .await
+                .map_err(|e| Error::aws("update", KIND, &svc, e))?;
         }
         let tags = tagging::to_set(changes);
         if !tags.is_empty() {
@@ -320,7 +403,11 @@ impl Resource for EcsService {
                 .ecs
                 .tag_resource()
                 .resource_arn(&current.id)
-                .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .set_tags(Some(
+                    tags.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
                 .send()
                 .await
                 .map_err(|e| Error::aws("tag", KIND, &svc, e))?;

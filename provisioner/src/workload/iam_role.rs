@@ -44,7 +44,11 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         let hex = |b: u8| (b as char).to_digit(16);
-        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
             (b'%', Some(h), Some(l)) => {
                 out.push((h * 16 + l) as u8);
                 i += 3;
@@ -162,10 +166,20 @@ impl Kind for IamRoleKind {
                 .await
                 .map_err(|e| Error::aws("describe", KIND, &name, e))?;
             let Some(full) = full.role() else { continue };
-            let pairs: Vec<(&str, &str)> = full.tags().iter().map(|t| (t.key(), t.value())).collect();
+            let pairs: Vec<(&str, &str)> =
+                full.tags().iter().map(|t| (t.key(), t.value())).collect();
             let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert("trust".into(), canonical(full.assume_role_policy_document().unwrap_or_default()));
-            match iam.get_role_policy().role_name(&name).policy_name(POLICY_NAME).send().await {
+            attrs.insert(
+                "trust".into(),
+                canonical(full.assume_role_policy_document().unwrap_or_default()),
+            );
+            match iam
+                .get_role_policy()
+                .role_name(&name)
+                .policy_name(POLICY_NAME)
+                .send()
+                .await
+            {
                 Ok(p) => {
                     attrs.insert("policy".into(), canonical(p.policy_document()));
                 }
@@ -190,14 +204,24 @@ impl Kind for IamRoleKind {
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         let iam = &ctx.aws.iam;
         for o in items {
-            let name = o.details.get("name").cloned().unwrap_or_else(|| o.display_name().to_string());
+            let name = o
+                .details
+                .get("name")
+                .cloned()
+                .unwrap_or_else(|| o.display_name().to_string());
             let policies = match iam.list_role_policies().role_name(&name).send().await {
                 Ok(p) => p.policy_names().to_vec(),
                 Err(e) if aws_code(&e) == Some("NoSuchEntity") => continue,
                 Err(e) => return Err(Error::aws("list policies of", KIND, &name, e)),
             };
             for p in policies {
-                match iam.delete_role_policy().role_name(&name).policy_name(&p).send().await {
+                match iam
+                    .delete_role_policy()
+                    .role_name(&name)
+                    .policy_name(&p)
+                    .send()
+                    .await
+                {
                     Ok(_) => {}
                     Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
                     Err(e) => return Err(Error::aws("delete the policy of", KIND, &name, e)),
@@ -232,7 +256,9 @@ impl IamRole {
     fn policy(&self, refs: &Refs) -> String {
         match &self.policy {
             PolicySource::Fixed(doc) => doc.clone(),
-            PolicySource::Execution(param) => execution_policy(param.as_ref().map(|k| refs.id(k)).as_deref()),
+            PolicySource::Execution(param) => {
+                execution_policy(param.as_ref().map(|k| refs.id(k)).as_deref())
+            }
         }
     }
 
@@ -278,11 +304,23 @@ impl Resource for IamRole {
             .role_name(&self.name)
             .path(path(&self.naming))
             .assume_role_policy_document(trust_policy(self.service))
-            .description(format!("Spaaace {} ({})", self.naming.environment, self.service));
+            .description(format!(
+                "Spaaace {} ({})",
+                self.naming.environment, self.service
+            ));
         for (k, v) in self.naming.tags(&self.name) {
-            req = req.tags(Tag::builder().key(k).value(v).build().map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?);
+            req = req.tags(
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?,
+            );
         }
-        let out = req.send().await.map_err(|e| Error::aws("create", KIND, &self.name, e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| Error::aws("create", KIND, &self.name, e))?;
         self.put_policy(ctx, refs).await?;
         let mut details = Attrs::new();
         details.insert("name".into(), self.name.clone());
@@ -297,7 +335,13 @@ impl Resource for IamRole {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, _current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        _current: &Observed,
+        changes: &[Change],
+        refs: &Refs,
+    ) -> Result<(), Error> {
         let iam = &ctx.aws.iam;
         for c in tagging::non_tag(changes) {
             match c.attr.as_str() {
@@ -307,19 +351,35 @@ impl Resource for IamRole {
                         .policy_document(trust_policy(self.service))
                         .send()
                         .await
-                        .map_err(|e| Error::aws("update the trust policy of", KIND, &self.name, e))?;
+                        .map_err(|e| {
+                            Error::aws("update the trust policy of", KIND, &self.name, e)
+                        })?;
                 }
                 "policy" => self.put_policy(ctx, refs).await?,
-                other => return Err(Error::unexpected(KIND, &self.name, format!("unknown attribute {other}"))),
+                other => {
+                    return Err(Error::unexpected(
+                        KIND,
+                        &self.name,
+                        format!("unknown attribute {other}"),
+                    ))
+                }
             }
         }
         let tags = tagging::to_set(changes);
         if !tags.is_empty() {
             let mut req = iam.tag_role().role_name(&self.name);
             for (k, v) in tags {
-                req = req.tags(Tag::builder().key(k).value(v).build().map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?);
+                req = req.tags(
+                    Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?,
+                );
             }
-            req.send().await.map_err(|e| Error::aws("tag", KIND, &self.name, e))?;
+            req.send()
+                .await
+                .map_err(|e| Error::aws("tag", KIND, &self.name, e))?;
         }
         Ok(())
     }
@@ -332,15 +392,22 @@ mod tests {
     #[test]
     fn documents_compare_by_content_not_encoding() {
         let doc = trust_policy("ec2.amazonaws.com");
-        let encoded = doc.replace('{', "%7B").replace('}', "%7D").replace('"', "%22");
+        let encoded = doc
+            .replace('{', "%7B")
+            .replace('}', "%7D")
+            .replace('"', "%22");
         assert_eq!(canonical(&encoded), canonical(&doc));
-        assert_ne!(canonical(&doc), canonical(&trust_policy("ecs-tasks.amazonaws.com")));
+        assert_ne!(
+            canonical(&doc),
+            canonical(&trust_policy("ecs-tasks.amazonaws.com"))
+        );
     }
 
     #[test]
     fn instance_policy_is_scoped_to_the_environment() {
         let naming = Naming::new("spaaace", "dev");
-        let doc: Value = serde_json::from_str(&instance_policy(&naming, "us-east-1", "spaaace-dev")).unwrap();
+        let doc: Value =
+            serde_json::from_str(&instance_policy(&naming, "us-east-1", "spaaace-dev")).unwrap();
         let text = doc.to_string();
         assert!(text.contains("arn:aws:ecs:us-east-1:*:cluster/spaaace-dev"));
         assert!(text.contains("log-group:/spaaace/dev/gameserver:*"));

@@ -39,13 +39,18 @@ impl Kind for InstanceProfileKind {
         let mut found = Vec::new();
         for p in out.instance_profiles() {
             let name = p.instance_profile_name().to_string();
-            let tags = iam
-                .list_instance_profile_tags()
+            // ListInstanceProfiles leaves tags out; GetInstanceProfile has them.
+            let full = iam
+                .get_instance_profile()
                 .instance_profile_name(&name)
                 .send()
                 .await
-                .map_err(|e| Error::aws("list tags of", KIND, &name, e))?;
-            let pairs: Vec<(&str, &str)> = tags.tags().iter().map(|t| (t.key(), t.value())).collect();
+                .map_err(|e| Error::aws("describe", KIND, &name, e))?;
+            let tags = full
+                .instance_profile()
+                .map(|p| p.tags())
+                .unwrap_or_default();
+            let pairs: Vec<(&str, &str)> = tags.iter().map(|t| (t.key(), t.value())).collect();
             let mut attrs = tagging::observed(pairs.iter().copied());
             let roles: Vec<&str> = p.roles().iter().map(|r| r.role_name()).collect();
             attrs.insert("role".into(), roles.join(","));
@@ -67,15 +72,36 @@ impl Kind for InstanceProfileKind {
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         let iam = &ctx.aws.iam;
         for o in items {
-            let name = o.details.get("name").cloned().unwrap_or_else(|| o.display_name().to_string());
-            for role in o.attrs.get("role").into_iter().flat_map(|r| r.split(',')).filter(|r| !r.is_empty()) {
-                match iam.remove_role_from_instance_profile().instance_profile_name(&name).role_name(role).send().await {
+            let name = o
+                .details
+                .get("name")
+                .cloned()
+                .unwrap_or_else(|| o.display_name().to_string());
+            for role in o
+                .attrs
+                .get("role")
+                .into_iter()
+                .flat_map(|r| r.split(','))
+                .filter(|r| !r.is_empty())
+            {
+                match iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(&name)
+                    .role_name(role)
+                    .send()
+                    .await
+                {
                     Ok(_) => {}
                     Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
                     Err(e) => return Err(Error::aws("remove the role from", KIND, &name, e)),
                 }
             }
-            match iam.delete_instance_profile().instance_profile_name(&name).send().await {
+            match iam
+                .delete_instance_profile()
+                .instance_profile_name(&name)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
                 Err(e) => return Err(Error::aws("delete", KIND, &name, e)),
@@ -120,16 +146,28 @@ impl Resource for InstanceProfile {
             .instance_profile_name(&name)
             .path(iam_role::path(&self.naming));
         for (k, v) in self.naming.tags(&name) {
-            req = req.tags(Tag::builder().key(k).value(v).build().map_err(|e| Error::unexpected(KIND, &name, e.to_string()))?);
+            req = req.tags(
+                Tag::builder()
+                    .key(k)
+                    .value(v)
+                    .build()
+                    .map_err(|e| Error::unexpected(KIND, &name, e.to_string()))?,
+            );
         }
-        let out = req.send().await.map_err(|e| Error::aws("create", KIND, &name, e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| Error::aws("create", KIND, &name, e))?;
         let mut attrs = tagging::desired(&self.naming, &name);
         attrs.insert("role".into(), String::new());
         let mut details = Attrs::new();
         details.insert("name".into(), name.clone());
         Ok(Observed {
             kind: KIND,
-            id: out.instance_profile().map(|p| p.arn().to_string()).unwrap_or_default(),
+            id: out
+                .instance_profile()
+                .map(|p| p.arn().to_string())
+                .unwrap_or_default(),
             name: Some(name),
             attrs,
             details,
@@ -138,12 +176,24 @@ impl Resource for InstanceProfile {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         let iam = &ctx.aws.iam;
         let name = self.name();
         if changes.iter().any(|c| c.attr == "role") {
             // An instance profile holds at most one role: swap it.
-            for old in current.attrs.get("role").into_iter().flat_map(|r| r.split(',')).filter(|r| !r.is_empty()) {
+            for old in current
+                .attrs
+                .get("role")
+                .into_iter()
+                .flat_map(|r| r.split(','))
+                .filter(|r| !r.is_empty())
+            {
                 iam.remove_role_from_instance_profile()
                     .instance_profile_name(&name)
                     .role_name(old)
@@ -162,9 +212,17 @@ impl Resource for InstanceProfile {
         if !tags.is_empty() {
             let mut req = iam.tag_instance_profile().instance_profile_name(&name);
             for (k, v) in tags {
-                req = req.tags(Tag::builder().key(k).value(v).build().map_err(|e| Error::unexpected(KIND, &name, e.to_string()))?);
+                req = req.tags(
+                    Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                        .map_err(|e| Error::unexpected(KIND, &name, e.to_string()))?,
+                );
             }
-            req.send().await.map_err(|e| Error::aws("tag", KIND, &name, e))?;
+            req.send()
+                .await
+                .map_err(|e| Error::aws("tag", KIND, &name, e))?;
         }
         Ok(())
     }

@@ -13,9 +13,10 @@ use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateHttpTokensState,
-    LaunchTemplateIamInstanceProfileSpecificationRequest, LaunchTemplateInstanceMetadataEndpointState,
-    LaunchTemplateInstanceMetadataOptionsRequest, LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData,
-    ResourceType, Tag, TagSpecification, VolumeType,
+    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
+    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType, Tag,
+    TagSpecification, VolumeType,
 };
 
 pub const KIND: &str = "launch-template";
@@ -23,7 +24,11 @@ const ROOT_DEVICE: &str = "/dev/xvda";
 
 /// AWS's public parameter naming the current ECS-optimized AL2023 AMI.
 pub fn ami_parameter(architecture: &str) -> String {
-    let arch = if architecture == "arm64" { "arm64/" } else { "" };
+    let arch = if architecture == "arm64" {
+        "arm64/"
+    } else {
+        ""
+    };
     format!("/aws/service/ecs/optimized-ami/amazon-linux-2023/{arch}recommended/image_id")
 }
 
@@ -80,7 +85,12 @@ impl Kind for LaunchTemplateKind {
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
         let lt_name = name(&ctx.naming);
         let ec2 = &ctx.aws.ec2;
-        let out = match ec2.describe_launch_templates().launch_template_names(&lt_name).send().await {
+        let out = match ec2
+            .describe_launch_templates()
+            .launch_template_names(&lt_name)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if aws_code(&e).is_some_and(|c| c.contains("NotFound")) => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &lt_name, e)),
@@ -101,18 +111,37 @@ impl Kind for LaunchTemplateKind {
                 .await
                 .map_err(|e| Error::aws("describe the default version of", KIND, &lt_name, e))?;
             let mut attrs = tagging::observed(pairs.iter().copied());
-            if let Some(data) = versions.launch_template_versions().first().and_then(|v| v.launch_template_data()) {
-                attrs.insert("image".into(), data.image_id().unwrap_or_default().to_string());
+            if let Some(data) = versions
+                .launch_template_versions()
+                .first()
+                .and_then(|v| v.launch_template_data())
+            {
+                attrs.insert(
+                    "image".into(),
+                    data.image_id().unwrap_or_default().to_string(),
+                );
                 attrs.insert(
                     "instance_type".into(),
-                    data.instance_type().map(|t| t.as_str().to_string()).unwrap_or_default(),
+                    data.instance_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
                 );
-                attrs.insert("user_data".into(), data.user_data().unwrap_or_default().to_string());
+                attrs.insert(
+                    "user_data".into(),
+                    data.user_data().unwrap_or_default().to_string(),
+                );
                 attrs.insert(
                     "instance_profile".into(),
-                    data.iam_instance_profile().and_then(|p| p.name()).unwrap_or_default().to_string(),
+                    data.iam_instance_profile()
+                        .and_then(|p| p.name())
+                        .unwrap_or_default()
+                        .to_string(),
                 );
-                let mut groups: Vec<&str> = data.security_group_ids().iter().map(String::as_str).collect();
+                let mut groups: Vec<&str> = data
+                    .security_group_ids()
+                    .iter()
+                    .map(String::as_str)
+                    .collect();
                 groups.sort_unstable();
                 attrs.insert("security_groups".into(), groups.join(","));
                 let meta = data.metadata_options();
@@ -120,8 +149,11 @@ impl Kind for LaunchTemplateKind {
                     "imds".into(),
                     format!(
                         "tokens={} hop_limit={}",
-                        meta.and_then(|m| m.http_tokens()).map(|t| t.as_str()).unwrap_or("optional"),
-                        meta.and_then(|m| m.http_put_response_hop_limit()).unwrap_or(1)
+                        meta.and_then(|m| m.http_tokens())
+                            .map(|t| t.as_str())
+                            .unwrap_or("optional"),
+                        meta.and_then(|m| m.http_put_response_hop_limit())
+                            .unwrap_or(1)
                     ),
                 );
                 let root = data
@@ -134,7 +166,9 @@ impl Kind for LaunchTemplateKind {
                     format!(
                         "{}GB {} encrypted={}",
                         root.and_then(|e| e.volume_size()).unwrap_or(0),
-                        root.and_then(|e| e.volume_type()).map(|t| t.as_str()).unwrap_or("default"),
+                        root.and_then(|e| e.volume_type())
+                            .map(|t| t.as_str())
+                            .unwrap_or("default"),
                         root.and_then(|e| e.encrypted()).unwrap_or(false)
                     ),
                 );
@@ -142,7 +176,9 @@ impl Kind for LaunchTemplateKind {
             let mut details = Attrs::new();
             details.insert(
                 "default_version".into(),
-                lt.default_version_number().map(|v| v.to_string()).unwrap_or_default(),
+                lt.default_version_number()
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
             );
             found.push(Observed {
                 kind: KIND,
@@ -159,7 +195,14 @@ impl Kind for LaunchTemplateKind {
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx.aws.ec2.delete_launch_template().launch_template_id(&o.id).send().await {
+            match ctx
+                .aws
+                .ec2
+                .delete_launch_template()
+                .launch_template_id(&o.id)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e).is_some_and(|c| c.contains("NotFound")) => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
@@ -240,6 +283,11 @@ impl LaunchTemplate {
                     .min_healthy_percentage(100)
                     .max_healthy_percentage(200)
                     .instance_warmup(120)
+                    // Hosts are protected from scale-in (the capacity
+                    // provider's termination protection); replace them anyway.
+                    .scale_in_protected_instances(
+                        aws_sdk_autoscaling::types::ScaleInProtectedInstances::Refresh,
+                    )
                     .build(),
             )
             .send()
@@ -253,10 +301,14 @@ impl LaunchTemplate {
                 Ok(())
             }
             Err(e) if aws_code(&e) == Some("InstanceRefreshInProgress") => {
-                tracing::info!("an instance refresh of {asg} is already running; it picks up the new version");
+                tracing::info!(
+                    "an instance refresh of {asg} is already running; it picks up the new version"
+                );
                 Ok(())
             }
-            Err(e) if aws_code(&e) == Some("ResourceContentionFault") => Err(Error::aws("refresh", auto_scaling_group::KIND, &asg, e)),
+            Err(e) if aws_code(&e) == Some("ResourceContentionFault") => {
+                Err(Error::aws("refresh", auto_scaling_group::KIND, &asg, e))
+            }
             // No group yet: its first hosts start from the new version.
             Err(e) if aws_code(&e) == Some("ValidationError") => Ok(()),
             Err(e) => Err(Error::aws("refresh", auto_scaling_group::KIND, &asg, e)),
@@ -275,7 +327,10 @@ impl Resource for LaunchTemplate {
     }
 
     fn depends_on(&self) -> Vec<Key> {
-        vec![instance_profile::key(&self.naming), self.network.ecs_security_group.clone()]
+        vec![
+            instance_profile::key(&self.naming),
+            self.network.ecs_security_group.clone(),
+        ]
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
@@ -284,9 +339,15 @@ impl Resource for LaunchTemplate {
         a.insert("instance_type".into(), self.instance_type.clone());
         a.insert("user_data".into(), self.encoded_user_data());
         a.insert("instance_profile".into(), iam_name(&self.naming));
-        a.insert("security_groups".into(), refs.id(&self.network.ecs_security_group));
+        a.insert(
+            "security_groups".into(),
+            refs.id(&self.network.ecs_security_group),
+        );
         a.insert("imds".into(), "tokens=required hop_limit=1".into());
-        a.insert("root_volume".into(), format!("{}GB gp3 encrypted=true", self.root_volume_gb));
+        a.insert(
+            "root_volume".into(),
+            format!("{}GB gp3 encrypted=true", self.root_volume_gb),
+        );
         a
     }
 
@@ -307,9 +368,9 @@ impl Resource for LaunchTemplate {
             .send()
             .await
             .map_err(|e| Error::aws("create", KIND, &lt_name, e))?;
-        let lt = out
-            .launch_template()
-            .ok_or_else(|| Error::unexpected(KIND, &lt_name, "CreateLaunchTemplate returned no template"))?;
+        let lt = out.launch_template().ok_or_else(|| {
+            Error::unexpected(KIND, &lt_name, "CreateLaunchTemplate returned no template")
+        })?;
         Ok(Observed {
             kind: KIND,
             id: lt.launch_template_id().unwrap_or_default().to_string(),
@@ -321,7 +382,13 @@ impl Resource for LaunchTemplate {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        refs: &Refs,
+    ) -> Result<(), Error> {
         let lt_name = name(&self.naming);
         let ec2 = &ctx.aws.ec2;
         if tagging::non_tag(changes).next().is_some() {
@@ -336,7 +403,13 @@ impl Resource for LaunchTemplate {
             let number = version
                 .launch_template_version()
                 .and_then(|v| v.version_number())
-                .ok_or_else(|| Error::unexpected(KIND, &lt_name, "CreateLaunchTemplateVersion returned no version"))?;
+                .ok_or_else(|| {
+                    Error::unexpected(
+                        KIND,
+                        &lt_name,
+                        "CreateLaunchTemplateVersion returned no version",
+                    )
+                })?;
             ec2.modify_launch_template()
                 .launch_template_id(&current.id)
                 .default_version(number.to_string())
@@ -350,7 +423,11 @@ impl Resource for LaunchTemplate {
         if !tags.is_empty() {
             ec2.create_tags()
                 .resources(&current.id)
-                .set_tags(Some(tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect()))
+                .set_tags(Some(
+                    tags.into_iter()
+                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                        .collect(),
+                ))
                 .send()
                 .await
                 .map_err(|e| Error::aws("tag", KIND, &lt_name, e))?;

@@ -24,8 +24,16 @@ pub struct ListenerKind;
 fn observe(l: &AwsListener, tags: &[(String, String)], ctx: &Ctx) -> Observed {
     let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut attrs = tagging::observed(pairs.iter().copied());
-    attrs.insert("port".into(), l.port().map(|p| p.to_string()).unwrap_or_default());
-    attrs.insert("protocol".into(), l.protocol().map(|p| p.as_str().to_string()).unwrap_or_default());
+    attrs.insert(
+        "port".into(),
+        l.port().map(|p| p.to_string()).unwrap_or_default(),
+    );
+    attrs.insert(
+        "protocol".into(),
+        l.protocol()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+    );
     let forward: Vec<&str> = l
         .default_actions()
         .iter()
@@ -49,12 +57,31 @@ fn observe(l: &AwsListener, tags: &[(String, String)], ctx: &Ctx) -> Observed {
 
 /// Every listener of a load balancer, with its tags.
 async fn listeners_of(ctx: &Ctx, lb: &Observed) -> Result<Vec<Observed>, Error> {
-    let out = match ctx.aws.elbv2.describe_listeners().load_balancer_arn(&lb.id).send().await {
+    let out = match ctx
+        .aws
+        .elbv2
+        .describe_listeners()
+        .load_balancer_arn(&lb.id)
+        .send()
+        .await
+    {
         Ok(out) => out,
         Err(e) if aws_code(&e) == Some("LoadBalancerNotFound") => return Ok(Vec::new()),
-        Err(e) => return Err(Error::aws("list listeners of", load_balancer::KIND, lb.display_name(), e)),
+        Err(e) => {
+            return Err(Error::aws(
+                "list listeners of",
+                load_balancer::KIND,
+                lb.display_name(),
+                e,
+            ))
+        }
     };
-    let arns: Vec<String> = out.listeners().iter().filter_map(|l| l.listener_arn()).map(String::from).collect();
+    let arns: Vec<String> = out
+        .listeners()
+        .iter()
+        .filter_map(|l| l.listener_arn())
+        .map(String::from)
+        .collect();
     if arns.is_empty() {
         return Ok(Vec::new());
     }
@@ -65,7 +92,14 @@ async fn listeners_of(ctx: &Ctx, lb: &Observed) -> Result<Vec<Observed>, Error> 
         .set_resource_arns(Some(arns))
         .send()
         .await
-        .map_err(|e| Error::aws("describe tags of listeners of", load_balancer::KIND, lb.display_name(), e))?;
+        .map_err(|e| {
+            Error::aws(
+                "describe tags of listeners of",
+                load_balancer::KIND,
+                lb.display_name(),
+                e,
+            )
+        })?;
     Ok(out
         .listeners()
         .iter()
@@ -76,7 +110,12 @@ async fn listeners_of(ctx: &Ctx, lb: &Observed) -> Result<Vec<Observed>, Error> 
                 .iter()
                 .filter(|d| d.resource_arn() == Some(arn))
                 .flat_map(|d| d.tags())
-                .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().to_string(),
+                        t.value().unwrap_or_default().to_string(),
+                    )
+                })
                 .collect();
             observe(l, &pairs, ctx)
         })
@@ -103,7 +142,14 @@ impl Kind for ListenerKind {
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx.aws.elbv2.delete_listener().listener_arn(&o.id).send().await {
+            match ctx
+                .aws
+                .elbv2
+                .delete_listener()
+                .listener_arn(&o.id)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("ListenerNotFound") => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
@@ -150,14 +196,20 @@ impl Resource for Listener {
     }
 
     fn depends_on(&self) -> Vec<Key> {
-        vec![load_balancer::key(&self.naming), target_group::key(&self.naming)]
+        vec![
+            load_balancer::key(&self.naming),
+            target_group::key(&self.naming),
+        ]
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
         let mut a = tagging::desired(&self.naming, &name(&self.naming, self.port));
         a.insert("port".into(), self.port.to_string());
         a.insert("protocol".into(), self.protocol().as_str().to_string());
-        a.insert("target_group".into(), refs.id(&target_group::key(&self.naming)));
+        a.insert(
+            "target_group".into(),
+            refs.id(&target_group::key(&self.naming)),
+        );
         if let Some(cert) = &self.certificate_arn {
             a.insert("certificate".into(), cert.clone());
         }
@@ -191,10 +243,9 @@ impl Resource for Listener {
         }
         match req.send().await {
             Ok(out) => {
-                let l = out
-                    .listeners()
-                    .first()
-                    .ok_or_else(|| Error::unexpected(KIND, &name, "CreateListener returned no listener"))?;
+                let l = out.listeners().first().ok_or_else(|| {
+                    Error::unexpected(KIND, &name, "CreateListener returned no listener")
+                })?;
                 let mut o = observe(l, &[], ctx);
                 o.attrs.extend(tagging::desired(&self.naming, &name));
                 o.name = Some(name);
@@ -215,15 +266,28 @@ impl Resource for Listener {
                 };
                 let existing = listeners_of(ctx, &lb).await?;
                 tracing::warn!("listener on port {} already exists; adopting it", self.port);
-                existing.into_iter().find(|o| self.adopts(o)).ok_or_else(|| {
-                    Error::unexpected(KIND, &name, "AWS reports a duplicate listener but none is on the port")
-                })
+                existing
+                    .into_iter()
+                    .find(|o| self.adopts(o))
+                    .ok_or_else(|| {
+                        Error::unexpected(
+                            KIND,
+                            &name,
+                            "AWS reports a duplicate listener but none is on the port",
+                        )
+                    })
             }
             Err(e) => Err(Error::aws("create", KIND, &name, e)),
         }
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        refs: &Refs,
+    ) -> Result<(), Error> {
         let name = name(&self.naming, self.port);
         if tagging::non_tag(changes).next().is_some() {
             let mut req = ctx
@@ -238,7 +302,9 @@ impl Resource for Listener {
             if self.certificate_arn.is_some() {
                 req = req.ssl_policy(TLS_POLICY);
             }
-            req.send().await.map_err(|e| Error::aws("modify", KIND, &name, e))?;
+            req.send()
+                .await
+                .map_err(|e| Error::aws("modify", KIND, &name, e))?;
         }
         target_group::add_tags(ctx, KIND, &name, &current.id, tagging::to_set(changes)).await
     }

@@ -9,7 +9,8 @@ use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum, Tag,
+    IpAddressType, LoadBalancerAttribute, LoadBalancerSchemeEnum, LoadBalancerStateEnum,
+    LoadBalancerTypeEnum, Tag,
 };
 
 pub const KIND: &str = "load-balancer";
@@ -50,10 +51,20 @@ impl Kind for LoadBalancerKind {
         for lb in out.load_balancers() {
             let arn = lb.load_balancer_arn().unwrap_or_default().to_string();
             let tags = super::target_group::describe_tags(ctx, KIND, &lb_name, &arn).await?;
-            let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert("scheme".into(), lb.scheme().map(|s| s.as_str().to_string()).unwrap_or_default());
-            let mut subnets: Vec<&str> = lb.availability_zones().iter().filter_map(|z| z.subnet_id()).collect();
+            attrs.insert(
+                "scheme".into(),
+                lb.scheme()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            );
+            let mut subnets: Vec<&str> = lb
+                .availability_zones()
+                .iter()
+                .filter_map(|z| z.subnet_id())
+                .collect();
             subnets.sort_unstable();
             attrs.insert("subnets".into(), subnets.join(","));
             let mut groups: Vec<&str> = lb.security_groups().iter().map(String::as_str).collect();
@@ -72,7 +83,10 @@ impl Kind for LoadBalancerKind {
                 }
             }
             let mut details = Attrs::new();
-            details.insert("dns_name".into(), lb.dns_name().unwrap_or_default().to_string());
+            details.insert(
+                "dns_name".into(),
+                lb.dns_name().unwrap_or_default().to_string(),
+            );
             let state = lb.state().and_then(|s| s.code()).cloned();
             found.push(Observed {
                 kind: KIND,
@@ -89,7 +103,14 @@ impl Kind for LoadBalancerKind {
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx.aws.elbv2.delete_load_balancer().load_balancer_arn(&o.id).send().await {
+            match ctx
+                .aws
+                .elbv2
+                .delete_load_balancer()
+                .load_balancer_arn(&o.id)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("LoadBalancerNotFound") => continue,
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
@@ -104,7 +125,14 @@ impl Kind for LoadBalancerKind {
 /// it, which the subnets and security groups wait for).
 async fn wait_gone(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
     wait::until(&ctx.wait, KIND, o.display_name(), "deleted", || async {
-        match ctx.aws.elbv2.describe_load_balancers().load_balancer_arns(&o.id).send().await {
+        match ctx
+            .aws
+            .elbv2
+            .describe_load_balancers()
+            .load_balancer_arns(&o.id)
+            .send()
+            .await
+        {
             Ok(out) if out.load_balancers().is_empty() => Ok(Poll::Done),
             Ok(_) => Ok(Poll::Pending("deleting".into())),
             Err(e) if aws_code(&e) == Some("LoadBalancerNotFound") => Ok(Poll::Done),
@@ -146,8 +174,14 @@ impl Resource for LoadBalancer {
     fn desired(&self, refs: &Refs) -> Attrs {
         let mut a = tagging::desired(&self.naming, &self.name());
         a.insert("scheme".into(), "internet-facing".into());
-        a.insert("subnets".into(), sorted_ids(refs, &self.network.public_subnets));
-        a.insert("security_groups".into(), refs.id(&self.network.alb_security_group));
+        a.insert(
+            "subnets".into(),
+            sorted_ids(refs, &self.network.public_subnets),
+        );
+        a.insert(
+            "security_groups".into(),
+            refs.id(&self.network.alb_security_group),
+        );
         for (k, v) in MANAGED_ATTRIBUTES {
             a.insert(k.into(), v.into());
         }
@@ -171,17 +205,22 @@ impl Resource for LoadBalancer {
         for (k, v) in self.naming.tags(&name) {
             req = req.tags(Tag::builder().key(k).value(v).build());
         }
-        let out = req.send().await.map_err(|e| Error::aws("create", KIND, &name, e))?;
-        let lb = out
-            .load_balancers()
-            .first()
-            .ok_or_else(|| Error::unexpected(KIND, &name, "CreateLoadBalancer returned no load balancer"))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| Error::aws("create", KIND, &name, e))?;
+        let lb = out.load_balancers().first().ok_or_else(|| {
+            Error::unexpected(KIND, &name, "CreateLoadBalancer returned no load balancer")
+        })?;
         let mut attrs = self.desired(refs);
         for (k, _) in MANAGED_ATTRIBUTES {
             attrs.remove(k);
         }
         let mut details = Attrs::new();
-        details.insert("dns_name".into(), lb.dns_name().unwrap_or_default().to_string());
+        details.insert(
+            "dns_name".into(),
+            lb.dns_name().unwrap_or_default().to_string(),
+        );
         Ok(Observed {
             kind: KIND,
             id: lb.load_balancer_arn().unwrap_or_default().to_string(),
@@ -193,7 +232,13 @@ impl Resource for LoadBalancer {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        refs: &Refs,
+    ) -> Result<(), Error> {
         let name = self.name();
         let elb = &ctx.aws.elbv2;
         let mut attributes = Vec::new();
@@ -249,13 +294,26 @@ impl Resource for LoadBalancer {
                 .send()
                 .await
                 .map_err(|e| Error::aws("describe", KIND, &name, e))?;
-            let state = out.load_balancers().first().and_then(|lb| lb.state()).and_then(|s| s.code()).cloned();
+            let state = out
+                .load_balancers()
+                .first()
+                .and_then(|lb| lb.state())
+                .and_then(|s| s.code())
+                .cloned();
             Ok(match state {
                 Some(LoadBalancerStateEnum::Active) => Poll::Done,
                 Some(LoadBalancerStateEnum::Failed) => {
-                    return Err(Error::unexpected(KIND, &name, "AWS reports the load balancer as failed"))
+                    return Err(Error::unexpected(
+                        KIND,
+                        &name,
+                        "AWS reports the load balancer as failed",
+                    ))
                 }
-                other => Poll::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_else(|| "unknown".into())),
+                other => Poll::Pending(
+                    other
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                ),
             })
         })
         .await

@@ -44,9 +44,11 @@ pub struct NetworkKeys {
     pub redis_security_group: Key,
 }
 
-/// Every kind of the workload, for discovery and teardown.
-pub fn kinds() -> Vec<Arc<dyn Kind>> {
-    vec![
+/// Every kind of the workload, for discovery and teardown. The parameter
+/// group kind only when the profile uses one: emulators without parameter
+/// groups fail even to list them.
+pub fn kinds(workload: &WorkloadProfile) -> Vec<Arc<dyn Kind>> {
+    let mut kinds: Vec<Arc<dyn Kind>> = vec![
         Arc::new(load_balancer::LoadBalancerKind),
         Arc::new(target_group::TargetGroupKind),
         Arc::new(listener::ListenerKind),
@@ -60,10 +62,20 @@ pub fn kinds() -> Vec<Arc<dyn Kind>> {
         Arc::new(task_definition::TaskDefinitionKind),
         Arc::new(ecs_service::EcsServiceKind),
         Arc::new(cache_subnet_group::CacheSubnetGroupKind),
-        Arc::new(cache_parameter_group::CacheParameterGroupKind),
         Arc::new(auth_token::AuthTokenKind),
         Arc::new(replication_group::ReplicationGroupKind),
-    ]
+    ];
+    if workload.cache.custom_parameter_group {
+        kinds.push(Arc::new(cache_parameter_group::CacheParameterGroupKind));
+    }
+    kinds
+}
+
+/// The desired workload: every resource, and the task definition apart for
+/// `deploy`.
+pub struct Desired {
+    pub resources: Vec<Arc<dyn Resource>>,
+    pub task: Arc<task_definition::TaskDefinition>,
 }
 
 /// The desired workload of an environment. Reads the current ECS-optimized
@@ -74,13 +86,15 @@ pub async fn resources(
     workload: &WorkloadProfile,
     network: &NetworkKeys,
     image: Option<&str>,
-) -> Result<Vec<Arc<dyn Resource>>, Error> {
+) -> Result<Desired, Error> {
     let naming = &ctx.naming;
-    let ami = launch_template::resolve_ami(ctx, instance_architecture(&workload.ecs.instance_type)).await?;
+    let ami = launch_template::resolve_ami(ctx, instance_architecture(&workload.ecs.instance_type))
+        .await?;
     let port = profile.security.game_port;
     let cache = &workload.cache;
-    let auth = cache.encryption.then(|| auth_token::key(naming));
-    let parameter_group = cache.custom_parameter_group.then(|| cache_parameter_group::key(naming));
+    let auth = (cache.enabled && cache.encryption).then(|| auth_token::key(naming));
+    let parameter_group =
+        (cache.enabled && cache.custom_parameter_group).then(|| cache_parameter_group::key(naming));
     let cluster = ecs_cluster::name(naming);
 
     let mut out: Vec<Arc<dyn Resource>> = vec![
@@ -103,7 +117,11 @@ pub async fn resources(
             naming: naming.clone(),
             name: iam_role::instance_role_name(naming),
             service: "ec2.amazonaws.com",
-            policy: iam_role::PolicySource::Fixed(iam_role::instance_policy(naming, &profile.region, &cluster)),
+            policy: iam_role::PolicySource::Fixed(iam_role::instance_policy(
+                naming,
+                &profile.region,
+                &cluster,
+            )),
         }),
         Arc::new(iam_role::IamRole {
             naming: naming.clone(),
@@ -111,7 +129,9 @@ pub async fn resources(
             service: "ecs-tasks.amazonaws.com",
             policy: iam_role::PolicySource::Execution(auth.clone()),
         }),
-        Arc::new(instance_profile::InstanceProfile { naming: naming.clone() }),
+        Arc::new(instance_profile::InstanceProfile {
+            naming: naming.clone(),
+        }),
         Arc::new(launch_template::LaunchTemplate {
             naming: naming.clone(),
             network: network.clone(),
@@ -126,14 +146,22 @@ pub async fn resources(
             max_size: workload.ecs.max_size,
             desired_capacity: workload.ecs.desired_capacity,
         }),
-        Arc::new(ecs_cluster::EcsCluster { naming: naming.clone() }),
-        Arc::new(capacity_provider::CapacityProvider { naming: naming.clone() }),
-        Arc::new(cluster_capacity::ClusterCapacity { naming: naming.clone() }),
-        Arc::new(cache_subnet_group::CacheSubnetGroup {
+        Arc::new(ecs_cluster::EcsCluster {
+            naming: naming.clone(),
+        }),
+        Arc::new(capacity_provider::CapacityProvider {
+            naming: naming.clone(),
+        }),
+        Arc::new(cluster_capacity::ClusterCapacity {
+            naming: naming.clone(),
+        }),
+    ];
+    if cache.enabled {
+        out.push(Arc::new(cache_subnet_group::CacheSubnetGroup {
             naming: naming.clone(),
             network: network.clone(),
-        }),
-        Arc::new(replication_group::ReplicationGroup {
+        }));
+        out.push(Arc::new(replication_group::ReplicationGroup {
             naming: naming.clone(),
             network: network.clone(),
             node_type: cache.node_type.clone(),
@@ -144,8 +172,8 @@ pub async fn resources(
             snapshot_retention_days: cache.snapshot_retention_days,
             snapshot_window: cache.snapshot_window.clone(),
             encryption: cache.encryption,
-        }),
-    ];
+        }));
+    }
     if let Some(cert) = &workload.alb.certificate_arn {
         out.push(Arc::new(listener::Listener {
             naming: naming.clone(),
@@ -160,8 +188,10 @@ pub async fn resources(
             node_type: cache.node_type.clone(),
         }));
     }
-    if cache.encryption {
-        out.push(Arc::new(auth_token::AuthToken { naming: naming.clone() }));
+    if auth.is_some() {
+        out.push(Arc::new(auth_token::AuthToken {
+            naming: naming.clone(),
+        }));
     }
     let task = Arc::new(task_definition::TaskDefinition {
         naming: naming.clone(),
@@ -173,27 +203,33 @@ pub async fn resources(
             stop_timeout: workload.stop_timeout_seconds(),
             redis_enabled: workload.service.redis_enabled,
             hydration_enabled: workload.service.hydration_enabled,
-            redis_tls: cache.encryption,
+            redis_tls: cache.enabled && cache.encryption,
             region: profile.region.clone(),
         },
-        replication_group: replication_group::key(naming),
+        replication_group: cache.enabled.then(|| replication_group::key(naming)),
         execution_role: Key::new(iam_role::KIND, iam_role::execution_role_name(naming)),
         auth_token: auth,
     });
     out.push(task.clone());
     out.push(Arc::new(ecs_service::EcsService {
         naming: naming.clone(),
-        task,
+        task: task.clone(),
         desired_count: workload.service.desired_count,
         port,
         health_check_grace_seconds: workload.service.health_check_grace_seconds,
     }));
-    Ok(out)
+    Ok(Desired {
+        resources: out,
+        task,
+    })
 }
 
 /// The ALB's DNS name, the Redis primary endpoint, the cluster and the
 /// service, as far as they exist.
-pub fn outputs(ctx: &Ctx, existing: &HashMap<Key, Observed>) -> serde_json::Map<String, serde_json::Value> {
+pub fn outputs(
+    ctx: &Ctx,
+    existing: &HashMap<Key, Observed>,
+) -> serde_json::Map<String, serde_json::Value> {
     let naming = &ctx.naming;
     let mut out = serde_json::Map::new();
     if let Some(lb) = existing.get(&load_balancer::key(naming)) {

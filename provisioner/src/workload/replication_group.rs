@@ -8,7 +8,7 @@
 //! `name`. Creation waits for the group to be available (about 10 minutes on
 //! AWS) so the endpoint exists; the branch runs beside the ALB and ECS.
 
-use super::{auth_token, cache_parameter_group, cache_subnet_group, tagging, NetworkKeys};
+use super::{auth_token, cache_subnet_group, tagging, NetworkKeys};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
 use crate::error::aws_code;
 use crate::tags::Naming;
@@ -21,7 +21,12 @@ pub const KIND: &str = "replication-group";
 pub const PORT: i32 = 6379;
 const MAINTENANCE_WINDOW: &str = "sun:05:00-sun:06:00";
 /// Attributes AWS cannot change in place.
-const IMMUTABLE: [&str; 4] = ["at_rest_encryption", "transit_encryption", "auth_token", "nodes"];
+const IMMUTABLE: [&str; 4] = [
+    "at_rest_encryption",
+    "transit_encryption",
+    "auth_token",
+    "nodes",
+];
 
 pub fn name(naming: &Naming) -> String {
     naming.name("redis")
@@ -43,17 +48,39 @@ fn observe(g: &AwsGroup, tags: &[(String, String)], ctx: &Ctx) -> Observed {
     let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut attrs = tagging::observed(pairs.iter().copied());
     let flag = |b: Option<bool>| b.unwrap_or(false).to_string();
-    attrs.insert("node_type".into(), g.cache_node_type().unwrap_or_default().to_string());
+    attrs.insert(
+        "node_type".into(),
+        g.cache_node_type().unwrap_or_default().to_string(),
+    );
     attrs.insert(
         "automatic_failover".into(),
-        g.automatic_failover().map(|s| s.as_str().to_string()).unwrap_or_default(),
+        g.automatic_failover()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
     );
-    attrs.insert("multi_az".into(), g.multi_az().map(|s| s.as_str().to_string()).unwrap_or_default());
+    attrs.insert(
+        "multi_az".into(),
+        g.multi_az()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+    );
     attrs.insert("nodes".into(), g.member_clusters().len().to_string());
-    attrs.insert("snapshot_retention_days".into(), g.snapshot_retention_limit().unwrap_or(0).to_string());
-    attrs.insert("snapshot_window".into(), g.snapshot_window().unwrap_or_default().to_string());
-    attrs.insert("at_rest_encryption".into(), flag(g.at_rest_encryption_enabled()));
-    attrs.insert("transit_encryption".into(), flag(g.transit_encryption_enabled()));
+    attrs.insert(
+        "snapshot_retention_days".into(),
+        g.snapshot_retention_limit().unwrap_or(0).to_string(),
+    );
+    attrs.insert(
+        "snapshot_window".into(),
+        g.snapshot_window().unwrap_or_default().to_string(),
+    );
+    attrs.insert(
+        "at_rest_encryption".into(),
+        flag(g.at_rest_encryption_enabled()),
+    );
+    attrs.insert(
+        "transit_encryption".into(),
+        flag(g.transit_encryption_enabled()),
+    );
     attrs.insert("auth_token".into(), flag(g.auth_token_enabled()));
     let group_id = g.replication_group_id().unwrap_or_default().to_string();
     let status = g.status().unwrap_or("unknown").to_string();
@@ -87,7 +114,14 @@ fn observe(g: &AwsGroup, tags: &[(String, String)], ctx: &Ctx) -> Observed {
 
 /// The group as AWS describes it now, when it exists.
 pub async fn describe(ctx: &Ctx, group: &str) -> Result<Option<AwsGroup>, Error> {
-    match ctx.aws.elasticache.describe_replication_groups().replication_group_id(group).send().await {
+    match ctx
+        .aws
+        .elasticache
+        .describe_replication_groups()
+        .replication_group_id(group)
+        .send()
+        .await
+    {
         Ok(out) => Ok(out.replication_groups().first().cloned()),
         Err(e) if aws_code(&e) == Some("ReplicationGroupNotFoundFault") => Ok(None),
         Err(e) => Err(Error::aws("describe", KIND, group, e)),
@@ -108,7 +142,9 @@ pub async fn wait_available(ctx: &Ctx, group: &str) -> Result<AwsGroup, Error> {
                 *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(g);
                 Ok(Poll::Done)
             }
-            "deleting" | "create-failed" => Err(Error::unexpected(KIND, group, format!("is {status}"))),
+            "deleting" | "create-failed" => {
+                Err(Error::unexpected(KIND, group, format!("is {status}")))
+            }
             _ => Ok(Poll::Pending(status)),
         }
     })
@@ -126,9 +162,10 @@ impl Kind for ReplicationGroupKind {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
+        // The parameter group is deleted after it too; its kind may be
+        // absent (see `kinds`), so it cannot be listed here.
         &[
             cache_subnet_group::KIND,
-            cache_parameter_group::KIND,
             auth_token::KIND,
             super::SECURITY_GROUP_KIND,
         ]
@@ -139,7 +176,8 @@ impl Kind for ReplicationGroupKind {
         let Some(g) = describe(ctx, &group).await? else {
             return Ok(Vec::new());
         };
-        let tags = cache_subnet_group::list_tags(ctx, KIND, &group, g.arn().unwrap_or_default()).await?;
+        let tags =
+            cache_subnet_group::list_tags(ctx, KIND, &group, g.arn().unwrap_or_default()).await?;
         Ok(vec![observe(&g, &tags, ctx)])
     }
 
@@ -147,16 +185,29 @@ impl Kind for ReplicationGroupKind {
     /// group, parameter group and security group can follow.
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            let group = o.details.get("group_id").cloned().unwrap_or_else(|| o.display_name().to_string());
+            let group = o
+                .details
+                .get("group_id")
+                .cloned()
+                .unwrap_or_else(|| o.display_name().to_string());
             wait::until(&ctx.wait, KIND, &group, "deleted", || async {
                 let Some(g) = describe(ctx, &group).await? else {
                     return Ok(Poll::Done);
                 };
                 let status = g.status().unwrap_or("unknown").to_string();
                 if status == "available" {
-                    match ctx.aws.elasticache.delete_replication_group().replication_group_id(&group).send().await {
+                    match ctx
+                        .aws
+                        .elasticache
+                        .delete_replication_group()
+                        .replication_group_id(&group)
+                        .send()
+                        .await
+                    {
                         Ok(_) => {}
-                        Err(e) if aws_code(&e) == Some("ReplicationGroupNotFoundFault") => return Ok(Poll::Done),
+                        Err(e) if aws_code(&e) == Some("ReplicationGroupNotFoundFault") => {
+                            return Ok(Poll::Done)
+                        }
                         // Changed state since the describe: poll again.
                         Err(e) if aws_code(&e) == Some("InvalidReplicationGroupState") => {}
                         Err(e) => return Err(Error::aws("delete", KIND, &group, e)),
@@ -204,14 +255,22 @@ impl ReplicationGroup {
                 "node_type" => req.cache_node_type(&self.node_type),
                 "automatic_failover" => req.automatic_failover_enabled(true),
                 "multi_az" => req.multi_az_enabled(true),
-                "snapshot_retention_days" => req.snapshot_retention_limit(self.snapshot_retention_days),
+                "snapshot_retention_days" => {
+                    req.snapshot_retention_limit(self.snapshot_retention_days)
+                }
                 "snapshot_window" => req.snapshot_window(&self.snapshot_window),
                 other => {
-                    return Err(Error::unexpected(KIND, group, format!("cannot modify {other}")));
+                    return Err(Error::unexpected(
+                        KIND,
+                        group,
+                        format!("cannot modify {other}"),
+                    ));
                 }
             };
         }
-        req.send().await.map_err(|e| Error::aws("modify", KIND, group, e))?;
+        req.send()
+            .await
+            .map_err(|e| Error::aws("modify", KIND, group, e))?;
         Ok(())
     }
 }
@@ -223,7 +282,10 @@ impl Resource for ReplicationGroup {
     }
 
     fn depends_on(&self) -> Vec<Key> {
-        let mut deps = vec![cache_subnet_group::key(&self.naming), self.network.redis_security_group.clone()];
+        let mut deps = vec![
+            cache_subnet_group::key(&self.naming),
+            self.network.redis_security_group.clone(),
+        ];
         deps.extend(self.parameter_group.clone());
         deps.extend(self.auth_key());
         deps
@@ -235,7 +297,10 @@ impl Resource for ReplicationGroup {
         a.insert("automatic_failover".into(), "enabled".into());
         a.insert("multi_az".into(), "enabled".into());
         a.insert("nodes".into(), (1 + self.replicas).to_string());
-        a.insert("snapshot_retention_days".into(), self.snapshot_retention_days.to_string());
+        a.insert(
+            "snapshot_retention_days".into(),
+            self.snapshot_retention_days.to_string(),
+        );
         a.insert("snapshot_window".into(), self.snapshot_window.clone());
         for attr in ["at_rest_encryption", "transit_encryption", "auth_token"] {
             a.insert(attr.into(), self.encryption.to_string());
@@ -254,7 +319,10 @@ impl Resource for ReplicationGroup {
             .elasticache
             .create_replication_group()
             .replication_group_id(&group)
-            .replication_group_description(format!("Spaaace {} game state", self.naming.environment))
+            .replication_group_description(format!(
+                "Spaaace {} game state",
+                self.naming.environment
+            ))
             .engine("redis")
             .engine_version(&self.engine_version)
             .cache_node_type(&self.node_type)
@@ -276,20 +344,37 @@ impl Resource for ReplicationGroup {
         }
         // The error of a failed create never contains the token: AWS does
         // not echo request parameters.
-        req.send().await.map_err(|e| Error::aws("create", KIND, &group, e))?;
+        req.send()
+            .await
+            .map_err(|e| Error::aws("create", KIND, &group, e))?;
         let g = wait_available(ctx, &group).await?;
-        let tags: Vec<(String, String)> =
-            self.naming.tags(&group).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let tags: Vec<(String, String)> = self
+            .naming
+            .tags(&group)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         Ok(observe(&g, &tags, ctx))
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         let group = name(&self.naming);
-        if let Some(c) = changes.iter().find(|c| IMMUTABLE.contains(&c.attr.as_str())) {
+        if let Some(c) = changes
+            .iter()
+            .find(|c| IMMUTABLE.contains(&c.attr.as_str()))
+        {
             return Err(Error::unexpected(
                 KIND,
                 &group,
-                format!("{c} cannot be changed in place; the group must be recreated (down, then up)"),
+                format!(
+                    "{c} cannot be changed in place; the group must be recreated (down, then up)"
+                ),
             ));
         }
         if tagging::non_tag(changes).next().is_some() {

@@ -15,7 +15,11 @@ pub fn observed<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Attr
 
 /// The four managed tags the resource `name` should carry.
 pub fn desired(naming: &Naming, name: &str) -> Attrs {
-    naming.tags(name).into_iter().map(|(k, v)| (attr_key(k), v)).collect()
+    naming
+        .tags(name)
+        .into_iter()
+        .map(|(k, v)| (attr_key(k), v))
+        .collect()
 }
 
 /// Whether tags (as pairs) mark a resource as this environment's.
@@ -25,7 +29,10 @@ pub fn owns<'a>(naming: &Naming, pairs: &[(&'a str, &'a str)]) -> bool {
 
 /// The Name tag among `pairs`.
 pub fn name_of(pairs: &[(&str, &str)]) -> Option<String> {
-    pairs.iter().find(|(k, _)| *k == NAME).map(|(_, v)| v.to_string())
+    pairs
+        .iter()
+        .find(|(k, _)| *k == NAME)
+        .map(|(_, v)| v.to_string())
 }
 
 /// Tags to (re)set from a list of changes: managed tags missing or wrong.
@@ -54,11 +61,17 @@ mod tests {
         let pairs = [("Project", "spaaace"), ("Owner", "ops"), ("Name", "x")];
         let seen = observed(pairs);
         assert_eq!(seen.len(), 2);
-        assert!(!owns(&naming, &pairs), "ManagedBy and Environment are missing");
+        assert!(
+            !owns(&naming, &pairs),
+            "ManagedBy and Environment are missing"
+        );
         let changes = crate::engine::diff(&desired(&naming, "x"), &seen);
         let mut set = to_set(&changes);
         set.sort();
         assert_eq!(set[0].0, "Environment");
-        assert_eq!(set[1], ("ManagedBy".to_string(), crate::tags::MANAGED_BY.to_string()));
+        assert_eq!(
+            set[1],
+            ("ManagedBy".to_string(), crate::tags::MANAGED_BY.to_string())
+        );
     }
 }

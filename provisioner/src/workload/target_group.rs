@@ -8,7 +8,9 @@ use crate::error::aws_code;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, Tag, TargetGroupAttribute, TargetTypeEnum};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Matcher, ProtocolEnum, Tag, TargetGroupAttribute, TargetTypeEnum,
+};
 
 pub const KIND: &str = "target-group";
 pub const HEALTH_CHECK_PATH: &str = "/health";
@@ -32,7 +34,12 @@ fn is_managed_attribute(k: &str) -> bool {
 }
 
 /// Tags of one ELBv2 resource as (key, value) pairs.
-pub async fn describe_tags(ctx: &Ctx, kind: &'static str, name: &str, arn: &str) -> Result<Vec<(String, String)>, Error> {
+pub async fn describe_tags(
+    ctx: &Ctx,
+    kind: &'static str,
+    name: &str,
+    arn: &str,
+) -> Result<Vec<(String, String)>, Error> {
     let out = ctx
         .aws
         .elbv2
@@ -45,16 +52,30 @@ pub async fn describe_tags(ctx: &Ctx, kind: &'static str, name: &str, arn: &str)
         .tag_descriptions()
         .iter()
         .flat_map(|d| d.tags())
-        .map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string()))
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
         .collect())
 }
 
 /// Sets tags on one ELBv2 resource (nothing to do for an empty list).
-pub async fn add_tags(ctx: &Ctx, kind: &'static str, name: &str, arn: &str, tags: Vec<(String, String)>) -> Result<(), Error> {
+pub async fn add_tags(
+    ctx: &Ctx,
+    kind: &'static str,
+    name: &str,
+    arn: &str,
+    tags: Vec<(String, String)>,
+) -> Result<(), Error> {
     if tags.is_empty() {
         return Ok(());
     }
-    let tags = tags.into_iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
+    let tags = tags
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
     ctx.aws
         .elbv2
         .add_tags()
@@ -90,12 +111,24 @@ impl Kind for TargetGroupKind {
         for tg in out.target_groups() {
             let arn = tg.target_group_arn().unwrap_or_default().to_string();
             let tags = describe_tags(ctx, KIND, &tg_name, &arn).await?;
-            let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> =
+                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert("protocol".into(), tg.protocol().map(|p| p.as_str().to_string()).unwrap_or_default());
-            attrs.insert("port".into(), tg.port().map(|p| p.to_string()).unwrap_or_default());
+            attrs.insert(
+                "protocol".into(),
+                tg.protocol()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default(),
+            );
+            attrs.insert(
+                "port".into(),
+                tg.port().map(|p| p.to_string()).unwrap_or_default(),
+            );
             attrs.insert("vpc".into(), tg.vpc_id().unwrap_or_default().to_string());
-            attrs.insert("health_check_path".into(), tg.health_check_path().unwrap_or_default().to_string());
+            attrs.insert(
+                "health_check_path".into(),
+                tg.health_check_path().unwrap_or_default().to_string(),
+            );
             let tg_attrs = elb
                 .describe_target_group_attributes()
                 .target_group_arn(&arn)
@@ -126,7 +159,14 @@ impl Kind for TargetGroupKind {
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx.aws.elbv2.delete_target_group().target_group_arn(&o.id).send().await {
+            match ctx
+                .aws
+                .elbv2
+                .delete_target_group()
+                .target_group_arn(&o.id)
+                .send()
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if aws_code(&e) == Some("TargetGroupNotFound") => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
@@ -162,7 +202,10 @@ impl Resource for TargetGroup {
         for (k, v) in STICKINESS {
             a.insert(k.into(), v.into());
         }
-        a.insert(DEREGISTRATION_DELAY.into(), self.deregistration_delay_seconds.to_string());
+        a.insert(
+            DEREGISTRATION_DELAY.into(),
+            self.deregistration_delay_seconds.to_string(),
+        );
         a
     }
 
@@ -185,11 +228,13 @@ impl Resource for TargetGroup {
         for (k, v) in self.naming.tags(&tg_name) {
             req = req.tags(Tag::builder().key(k).value(v).build());
         }
-        let out = req.send().await.map_err(|e| Error::aws("create", KIND, &tg_name, e))?;
-        let tg = out
-            .target_groups()
-            .first()
-            .ok_or_else(|| Error::unexpected(KIND, &tg_name, "CreateTargetGroup returned no target group"))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| Error::aws("create", KIND, &tg_name, e))?;
+        let tg = out.target_groups().first().ok_or_else(|| {
+            Error::unexpected(KIND, &tg_name, "CreateTargetGroup returned no target group")
+        })?;
         let mut attrs = self.desired(refs);
         attrs.retain(|k, _| !is_managed_attribute(k));
         Ok(Observed {
@@ -203,7 +248,13 @@ impl Resource for TargetGroup {
         })
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], _refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        _refs: &Refs,
+    ) -> Result<(), Error> {
         let tg_name = name(&self.naming);
         let elb = &ctx.aws.elbv2;
         let mut attributes = Vec::new();

@@ -13,9 +13,9 @@ use crate::tags::{Naming, ATTR_PREFIX};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
-    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver, NetworkMode,
-    PortMapping, Secret, TaskDefinition as AwsTaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
-    TransportProtocol,
+    Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
+    NetworkMode, PortMapping, Secret, TaskDefinition as AwsTaskDefinition, TaskDefinitionField,
+    TaskDefinitionStatus, TransportProtocol,
 };
 
 pub const KIND: &str = "task-definition";
@@ -51,12 +51,21 @@ pub struct TaskSpec {
 /// The compared attributes of a registered revision (tags aside).
 pub fn attrs_of(td: &AwsTaskDefinition) -> Attrs {
     let mut a = Attrs::new();
-    a.insert("execution_role".into(), td.execution_role_arn().unwrap_or_default().to_string());
+    a.insert(
+        "execution_role".into(),
+        td.execution_role_arn().unwrap_or_default().to_string(),
+    );
     a.insert(
         "network_mode".into(),
-        td.network_mode().map(|m| m.as_str().to_string()).unwrap_or_default(),
+        td.network_mode()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_default(),
     );
-    let Some(c) = td.container_definitions().iter().find(|c| c.name() == Some(CONTAINER)) else {
+    let Some(c) = td
+        .container_definitions()
+        .iter()
+        .find(|c| c.name() == Some(CONTAINER))
+    else {
         a.insert("container".into(), "(missing)".into());
         return a;
     };
@@ -64,15 +73,26 @@ pub fn attrs_of(td: &AwsTaskDefinition) -> Attrs {
     let ports: Vec<String> = c
         .port_mappings()
         .iter()
-        .map(|p| format!("{}->{}", p.host_port().unwrap_or(0), p.container_port().unwrap_or(0)))
+        .map(|p| {
+            format!(
+                "{}->{}",
+                p.host_port().unwrap_or(0),
+                p.container_port().unwrap_or(0)
+            )
+        })
         .collect();
     a.insert("ports".into(), ports.join(","));
     a.insert("cpu".into(), c.cpu().to_string());
     a.insert("memory_mib".into(), c.memory().unwrap_or(0).to_string());
-    a.insert("stop_timeout".into(), c.stop_timeout().unwrap_or(0).to_string());
+    a.insert(
+        "stop_timeout".into(),
+        c.stop_timeout().unwrap_or(0).to_string(),
+    );
     a.insert(
         "health_check".into(),
-        c.health_check().map(|h| h.command().join(" ")).unwrap_or_default(),
+        c.health_check()
+            .map(|h| h.command().join(" "))
+            .unwrap_or_default(),
     );
     let log = c.log_configuration();
     a.insert(
@@ -80,11 +100,17 @@ pub fn attrs_of(td: &AwsTaskDefinition) -> Attrs {
         format!(
             "{} {}",
             log.map(|l| l.log_driver().as_str()).unwrap_or("none"),
-            log.and_then(|l| l.options()).and_then(|o| o.get("awslogs-group")).map(String::as_str).unwrap_or("")
+            log.and_then(|l| l.options())
+                .and_then(|o| o.get("awslogs-group"))
+                .map(String::as_str)
+                .unwrap_or("")
         ),
     );
     for kv in c.environment() {
-        a.insert(format!("env:{}", kv.name().unwrap_or_default()), kv.value().unwrap_or_default().to_string());
+        a.insert(
+            format!("env:{}", kv.name().unwrap_or_default()),
+            kv.value().unwrap_or_default().to_string(),
+        );
     }
     for s in c.secrets() {
         a.insert(format!("secret:{}", s.name()), s.value_from().to_string());
@@ -133,7 +159,11 @@ impl Kind for TaskDefinitionKind {
     }
 
     fn depends_on(&self) -> &'static [&'static str] {
-        &[iam_role::KIND, replication_group::KIND, super::auth_token::KIND]
+        &[
+            iam_role::KIND,
+            replication_group::KIND,
+            super::auth_token::KIND,
+        ]
     }
 
     /// The latest active revision of the family stands for the family.
@@ -180,7 +210,12 @@ impl Kind for TaskDefinitionKind {
                     .map_err(|e| Error::aws("list revisions of", KIND, &fam, e))?;
                 // The prefix also matches longer family names.
                 let marker = format!(":task-definition/{fam}:");
-                revisions.extend(out.task_definition_arns().iter().filter(|a| a.contains(&marker)).cloned());
+                revisions.extend(
+                    out.task_definition_arns()
+                        .iter()
+                        .filter(|a| a.contains(&marker))
+                        .cloned(),
+                );
                 token = out.next_token().map(String::from);
                 if token.is_none() {
                     break;
@@ -203,7 +238,8 @@ impl Kind for TaskDefinitionKind {
 pub struct TaskDefinition {
     pub naming: Naming,
     pub spec: TaskSpec,
-    pub replication_group: Key,
+    /// None when the environment runs without Redis.
+    pub replication_group: Option<Key>,
     pub execution_role: Key,
     /// The SSM parameter holding the Redis AUTH token (prod).
     pub auth_token: Option<Key>,
@@ -211,31 +247,50 @@ pub struct TaskDefinition {
 
 impl TaskDefinition {
     fn redis_url(&self, endpoint: &str) -> String {
-        let scheme = if self.spec.redis_tls { "rediss" } else { "redis" };
+        let scheme = if self.spec.redis_tls {
+            "rediss"
+        } else {
+            "redis"
+        };
         format!("{scheme}://{endpoint}")
     }
 
     /// The primary endpoint: the replication group's engine id, or (when an
     /// interrupted run left the group creating, so no endpoint was known at
     /// discovery) read from AWS now.
-    async fn redis_endpoint(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
-        let id = refs.require(&self.replication_group)?;
+    async fn redis_endpoint(&self, ctx: &Ctx, refs: &Refs) -> Result<Option<String>, Error> {
+        let Some(rg) = &self.replication_group else {
+            return Ok(None);
+        };
+        let id = refs.require(rg)?;
         if id.contains(':') {
-            return Ok(id.to_string());
+            return Ok(Some(id.to_string()));
         }
-        let group = replication_group::wait_available(ctx, &self.replication_group.name).await?;
+        let group = replication_group::wait_available(ctx, &rg.name).await?;
         replication_group::primary_endpoint(&group)
-            .ok_or_else(|| Error::unexpected(replication_group::KIND, id, "has no primary endpoint"))
+            .map(Some)
+            .ok_or_else(|| {
+                Error::unexpected(replication_group::KIND, id, "has no primary endpoint")
+            })
     }
 
-    fn environment(&self, endpoint: &str) -> Vec<(&'static str, String)> {
-        vec![
+    fn environment(&self, endpoint: Option<&str>) -> Vec<(&'static str, String)> {
+        let mut env = vec![
             ("PORT", self.spec.port.to_string()),
             ("NODE_ENV", "production".to_string()),
-            ("REDIS_URL", self.redis_url(endpoint)),
-            ("REDIS_ENABLED", self.spec.redis_enabled.to_string()),
-            ("GAME_HYDRATION_ENABLED", self.spec.hydration_enabled.to_string()),
-        ]
+            (
+                "REDIS_ENABLED",
+                (self.spec.redis_enabled && endpoint.is_some()).to_string(),
+            ),
+            (
+                "GAME_HYDRATION_ENABLED",
+                self.spec.hydration_enabled.to_string(),
+            ),
+        ];
+        if let Some(endpoint) = endpoint {
+            env.push(("REDIS_URL", self.redis_url(endpoint)));
+        }
+        env
     }
 
     fn log_group(&self) -> String {
@@ -280,8 +335,9 @@ impl TaskDefinition {
                     .build()
                     .map_err(|e| Error::unexpected(KIND, &fam, e.to_string()))?,
             );
-        for (name, value) in self.environment(&self.redis_endpoint(ctx, refs).await?) {
-            container = container.environment(KeyValuePair::builder().name(name).value(value).build());
+        for (name, value) in self.environment(self.redis_endpoint(ctx, refs).await?.as_deref()) {
+            container =
+                container.environment(KeyValuePair::builder().name(name).value(value).build());
         }
         if let Some(param) = &self.auth_token {
             container = container.secrets(
@@ -305,9 +361,9 @@ impl TaskDefinition {
             .send()
             .await
             .map_err(|e| Error::aws("register", KIND, &fam, e))?;
-        let td = out
-            .task_definition()
-            .ok_or_else(|| Error::unexpected(KIND, &fam, "RegisterTaskDefinition returned nothing"))?;
+        let td = out.task_definition().ok_or_else(|| {
+            Error::unexpected(KIND, &fam, "RegisterTaskDefinition returned nothing")
+        })?;
         tracing::info!("registered {}", td.task_definition_arn().unwrap_or(&fam));
         let mut o = observe(td, out.tags(), ctx);
         o.attrs.extend(tagging::desired(&self.naming, &fam));
@@ -323,7 +379,8 @@ impl Resource for TaskDefinition {
     }
 
     fn depends_on(&self) -> Vec<Key> {
-        let mut deps = vec![self.replication_group.clone(), self.execution_role.clone()];
+        let mut deps = vec![self.execution_role.clone()];
+        deps.extend(self.replication_group.clone());
         deps.extend(self.auth_token.clone());
         deps
     }
@@ -340,7 +397,8 @@ impl Resource for TaskDefinition {
         a.insert("stop_timeout".into(), s.stop_timeout.to_string());
         a.insert("health_check".into(), HEALTH_CHECK.join(" "));
         a.insert("logs".into(), format!("awslogs {}", self.log_group()));
-        for (name, value) in self.environment(&refs.id(&self.replication_group)) {
+        let endpoint = self.replication_group.as_ref().map(|k| refs.id(k));
+        for (name, value) in self.environment(endpoint.as_deref()) {
             a.insert(format!("env:{name}"), value);
         }
         if let Some(param) = &self.auth_token {
@@ -353,7 +411,13 @@ impl Resource for TaskDefinition {
         self.register(ctx, refs).await
     }
 
-    async fn update(&self, ctx: &Ctx, current: &Observed, changes: &[Change], refs: &Refs) -> Result<(), Error> {
+    async fn update(
+        &self,
+        ctx: &Ctx,
+        current: &Observed,
+        changes: &[Change],
+        refs: &Refs,
+    ) -> Result<(), Error> {
         if tagging::non_tag(changes).next().is_some() {
             self.register(ctx, refs).await?;
             return Ok(());
