@@ -2,9 +2,9 @@
 //! credentials from the usual chain) and one client per service, each with
 //! the shared [`CallCounter`] attached.
 //!
-//! To add a service client (part 2: ECS, ELBv2, ...): add the crate with the
-//! lean features, a field here, and build it in [`AwsContext::load`] with
-//! `with_counter`, exactly as `ec2` is.
+//! To add a service client: add the crate with the lean features (and its
+//! `opt-level = 0` release override in the root Cargo.toml), a field here,
+//! and a line in [`AwsContext::load`] like the others.
 
 use crate::calls::CallCounter;
 use aws_config::{BehaviorVersion, Region};
@@ -22,6 +22,12 @@ pub struct AwsOptions {
 pub struct AwsContext {
     pub sdk: SdkConfig,
     pub ec2: aws_sdk_ec2::Client,
+    pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ssm: aws_sdk_ssm::Client,
     pub calls: CallCounter,
 }
 
@@ -36,12 +42,27 @@ impl AwsContext {
         }
         let sdk = loader.load().await;
         let calls = CallCounter::new();
-        let ec2 = aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&sdk)
-                .interceptor(calls.clone())
-                .build(),
-        );
-        Self { sdk, ec2, calls }
+        // Every client counts its calls on the same counter.
+        macro_rules! client {
+            ($sdk_crate:ident) => {
+                $sdk_crate::Client::from_conf(
+                    $sdk_crate::config::Builder::from(&sdk)
+                        .interceptor(calls.clone())
+                        .build(),
+                )
+            };
+        }
+        Self {
+            ec2: client!(aws_sdk_ec2),
+            ecs: client!(aws_sdk_ecs),
+            autoscaling: client!(aws_sdk_autoscaling),
+            elbv2: client!(aws_sdk_elasticloadbalancingv2),
+            elasticache: client!(aws_sdk_elasticache),
+            iam: client!(aws_sdk_iam),
+            ssm: client!(aws_sdk_ssm),
+            sdk,
+            calls,
+        }
     }
 
     pub fn region(&self) -> Option<&str> {

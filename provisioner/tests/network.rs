@@ -313,6 +313,14 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
         .await
         .unwrap();
 
+    // The VPC's Name tag removed: found by its ownership tags, not duplicated.
+    ec2.delete_tags()
+        .resources(&vpc)
+        .tags(aws_sdk_ec2::types::Tag::builder().key("Name").build())
+        .send()
+        .await
+        .unwrap();
+
     let (code, stdout, stderr) = run(&moto, &["plan"]);
     assert_eq!(code, 2, "{stdout}\n{stderr}");
     for needle in [
@@ -324,6 +332,8 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
         "~ update subnet spaaace-dev-private-a",
         "tag:Environment: (absent) → dev",
         "~ update route-table spaaace-dev-public-rt",
+        "~ update vpc spaaace-dev-vpc",
+        "tag:Name: (absent) → spaaace-dev-vpc",
     ] {
         assert!(stdout.contains(needle), "plan lacks {needle:?}:\n{stdout}");
     }
@@ -332,7 +342,7 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
     let parsed: serde_json::Value = serde_json::from_str(&json).expect("plan --json parses");
     assert_eq!(
         parsed["changes"].as_array().map(Vec::len),
-        Some(5),
+        Some(6),
         "{json}"
     );
 
@@ -342,6 +352,7 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
     assert_eq!(code, 0, "{stdout}");
     let (_, rules) = sg_rules(&ec2, &vpc, "spaaace-dev-ecs-sg").await;
     assert!(!rules.iter().any(|r| r.contains("22-22")), "{rules:?}");
+    assert_eq!(vpc_id(&ec2).await, vpc, "the same VPC, named again");
     assert_eq!(managed_resources(&ec2).await.len(), 17);
 }
 

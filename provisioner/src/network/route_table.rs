@@ -7,6 +7,7 @@ use crate::network::{ec2, internet_gateway, nat_gateway, subnet, vpc};
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
+use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{ResourceType, Route, RouteState, RouteTable as AwsRouteTable};
 use futures::FutureExt;
 use std::collections::BTreeSet;
@@ -264,6 +265,40 @@ impl RouteTable {
         Ok(())
     }
 
+    async fn move_association(&self, ctx: &Ctx, table: &str, subnet: &str) -> Result<(), Error> {
+        let fail = |e| Error::aws("moving a subnet association to", KIND, &self.name, e);
+        let out = ctx
+            .aws
+            .ec2
+            .describe_route_tables()
+            .filters(ec2::filter("association.subnet-id", [subnet.to_string()]))
+            .send()
+            .await
+            .map_err(|e| Error::aws("reading the association of", KIND, &self.name, e))?;
+        let assoc = out
+            .route_tables()
+            .iter()
+            .flat_map(|t| t.associations())
+            .find(|a| a.subnet_id() == Some(subnet))
+            .and_then(|a| a.route_table_association_id())
+            .ok_or_else(|| {
+                Error::unexpected(
+                    KIND,
+                    &self.name,
+                    format!("{subnet} is said to be associated but no association was found"),
+                )
+            })?;
+        ctx.aws
+            .ec2
+            .replace_route_table_association()
+            .association_id(assoc)
+            .route_table_id(table)
+            .send()
+            .await
+            .map_err(fail)?;
+        Ok(())
+    }
+
     async fn update_associations(
         &self,
         ctx: &Ctx,
@@ -288,14 +323,23 @@ impl RouteTable {
             }
         }
         for subnet in want.difference(&have) {
-            ctx.aws
+            let result = ctx
+                .aws
                 .ec2
                 .associate_route_table()
                 .route_table_id(&current.id)
                 .subnet_id(subnet)
                 .send()
-                .await
-                .map_err(|e| Error::aws("associating a subnet with", KIND, &self.name, e))?;
+                .await;
+            match result {
+                Ok(_) => {}
+                // Associated with another table (one that lost its Name, say):
+                // move it over.
+                Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
+                    self.move_association(ctx, &current.id, subnet).await?
+                }
+                Err(e) => return Err(Error::aws("associating a subnet with", KIND, &self.name, e)),
+            }
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! The VPC: found by its Name tag; CIDR fixed at creation, DNS support and
+//! The VPC: found by its Name tag (or, if that was removed, by the
+//! environment's ownership tags); CIDR fixed at creation, DNS support and
 //! hostnames switched on.
 
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
@@ -31,16 +32,27 @@ impl Kind for VpcKind {
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
         let name = ctx.naming.name("vpc");
-        let out = ctx
-            .aws
-            .ec2
-            .describe_vpcs()
-            .filters(ec2::filter("tag:Name", [name.clone()]))
-            .send()
-            .await
-            .map_err(|e| Error::aws("listing", KIND, &name, e))?;
+        let describe = |filters| {
+            ctx.aws
+                .ec2
+                .describe_vpcs()
+                .set_filters(Some(filters))
+                .send()
+        };
+        // By Name, and by the ownership tags in case the Name tag was lost.
+        let (by_name, by_owner) = futures::try_join!(
+            describe(vec![ec2::filter("tag:Name", [name.clone()])]),
+            describe(ec2::owned_filters(&ctx.naming)),
+        )
+        .map_err(|e| Error::aws("listing", KIND, &name, e))?;
+        let mut vpcs: Vec<&AwsVpc> = by_name.vpcs().iter().collect();
+        for vpc in by_owner.vpcs() {
+            if !vpcs.iter().any(|v| v.vpc_id() == vpc.vpc_id()) {
+                vpcs.push(vpc);
+            }
+        }
         let mut found = Vec::new();
-        for vpc in out.vpcs() {
+        for vpc in vpcs {
             found.push(observe(ctx, vpc).await?);
         }
         Ok(found)
@@ -188,6 +200,10 @@ impl Resource for Vpc {
             }
         }
         ec2::update_tags(ctx, KIND, &self.name, &current.id, changes).await
+    }
+
+    fn adopts(&self, observed: &Observed) -> bool {
+        observed.name.is_none() && observed.owned && observed.attrs.get(CIDR) == Some(&self.cidr)
     }
 
     async fn wait(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
