@@ -100,8 +100,7 @@ pub fn instance_policy(naming: &Naming, region: &str, cluster: &str) -> String {
                 // These agent calls accept no resource scoping.
                 "Sid": "AgentSession",
                 "Effect": "Allow",
-                "Action": ["ecs:DiscoverPollEndpoint", "ecs:Poll", "ecs:StartTelemetrySession",
-                           "ecs:PutSystemLogEvents"],
+                "Action": ["ecs:DiscoverPollEndpoint", "ecs:Poll", "ecs:StartTelemetrySession"],
                 "Resource": "*"
             },
             {
