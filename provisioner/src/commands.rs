@@ -27,6 +27,16 @@ pub struct SessionOptions {
 
 impl Session {
     pub async fn open(profile: Profile, options: SessionOptions) -> Result<Self, Error> {
+        Self::open_with_image(profile, options, None).await
+    }
+
+    /// A session whose desired gameserver image is `image` (`--image`)
+    /// instead of the profile's.
+    pub async fn open_with_image(
+        profile: Profile,
+        options: SessionOptions,
+        image: Option<&str>,
+    ) -> Result<Self, Error> {
         let mut aws = options.aws.clone();
         aws.region.get_or_insert_with(|| profile.region.clone());
         let ctx = Ctx {
@@ -35,7 +45,7 @@ impl Session {
             wait: options.wait,
             concurrency: options.concurrency.max(1),
         };
-        let stack = Stack::build(&ctx, &profile).await?;
+        let stack = Stack::build_with_image(&ctx, &profile, image).await?;
         Ok(Session {
             ctx,
             profile,
@@ -131,6 +141,18 @@ impl Session {
             converged,
             resources,
         })
+    }
+
+    /// Rolls the session's task definition (its image) out to the service
+    /// and waits until the service is steady.
+    pub async fn deploy(&self) -> Result<crate::deploy::DeployReport, Error> {
+        let task = self
+            .stack
+            .task
+            .as_ref()
+            .ok_or_else(|| Error::Plan("the profile describes no workload to deploy".into()))?;
+        let plan = self.plan().await?;
+        crate::deploy::deploy(&self.ctx, task, &plan.refs(), &self.ctx.wait).await
     }
 
     pub async fn outputs(&self) -> Result<serde_json::Value, Error> {

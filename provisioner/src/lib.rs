@@ -3,7 +3,10 @@
 
 pub mod aws;
 pub mod calls;
+pub mod chaos;
 pub mod commands;
+pub mod cost;
+pub mod deploy;
 pub mod engine;
 pub mod error;
 pub mod network;
@@ -11,5 +14,7 @@ pub mod profile;
 pub mod stack;
 pub mod tags;
 pub mod wait;
+pub mod workload;
+pub mod workload_profile;
 
 pub use error::Error;

@@ -5,10 +5,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use provisioner::aws::AwsOptions;
 use provisioner::commands::{Session, SessionOptions};
+use provisioner::cost::{self, Footprint, Prices};
 use provisioner::profile::Profile;
 use provisioner::wait::WaitPolicy;
+use provisioner::workload_profile::WorkloadProfile;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -42,12 +44,18 @@ struct Cli {
     /// Resources reconciled at the same time, at most.
     #[arg(long, global = true, default_value_t = 4)]
     concurrency: usize,
+    /// Gameserver image for plan, up and deploy (default: the profile's).
+    #[arg(long, global = true, value_name = "URI")]
+    image: Option<String>,
+    /// Unit prices for `cost`.
+    #[arg(long, global = true, value_name = "PATH", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/prices.toml"))]
+    prices: PathBuf,
     /// Log format on stderr (json is the default when NODE_ENV=production).
     #[arg(long, global = true, value_enum)]
     log_format: Option<LogFormat>,
 }
 
-#[derive(Subcommand, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
 enum Command {
     /// Show what `up` would change. Exit code 0: nothing; 2: changes; 1: error.
     Plan,
@@ -63,6 +71,33 @@ enum Command {
     Status,
     /// Ids and endpoints of the stack.
     Outputs,
+    /// Roll out --image URI: a new task definition, the service moved to
+    /// it, and a wait until it is steady.
+    Deploy,
+    /// Inject one of the failures the HA design must survive.
+    Chaos {
+        #[command(subcommand)]
+        action: ChaosAction,
+    },
+    /// The environment's monthly estimate, from its profile and the prices
+    /// in fixtures/prices.toml (no AWS calls).
+    Cost,
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+enum ChaosAction {
+    /// Stop one running task of the gameserver service (ECS StopTask).
+    StopTask,
+    /// Terminate one ECS host (EC2 TerminateInstances).
+    TerminateInstance,
+    /// Stop launching in a zone and terminate the hosts there; `up` undoes it.
+    AzOutage {
+        /// The zone: its full name or its letter (us-east-1b or b).
+        #[arg(long)]
+        az: String,
+    },
+    /// Fail the Redis primary over to its replica (ElastiCache TestFailover).
+    RedisFailover,
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +148,12 @@ async fn run(cli: Cli) -> Result<u8> {
         Some(path) => Profile::load(path)?,
         None => Profile::for_env(&cli.profiles_dir, &cli.env)?,
     };
+    if cli.command == Command::Cost {
+        return cost_estimate(&profile, &cli.prices, cli.json);
+    }
+    if cli.command == Command::Deploy && cli.image.is_none() {
+        bail!("deploy needs the image to roll out: --image URI");
+    }
     let options = SessionOptions {
         aws: AwsOptions {
             region: cli.region.clone(),
@@ -122,31 +163,84 @@ async fn run(cli: Cli) -> Result<u8> {
         wait: WaitPolicy::default(),
     };
     let started = Instant::now();
-    let session = Session::open(profile, options).await?;
-    let code = match cli.command {
+    let session = Session::open_with_image(profile, options, cli.image.as_deref()).await?;
+    let code = match cli.command.clone() {
         Command::Plan => plan(&session, cli.json).await?,
         Command::Up => up(&session, cli.json).await?,
         Command::Down { yes } => down(&session, yes, cli.json).await?,
         Command::Status => status(&session, cli.json).await?,
         Command::Outputs => outputs(&session, cli.json).await?,
+        Command::Deploy => deploy(&session, cli.json).await?,
+        Command::Chaos { action } => chaos(&session, action, cli.json).await?,
+        Command::Cost => unreachable!("cost is answered before a session opens"),
     };
     let calls = session.calls();
     tracing::info!(
         "{} took {:.2}s; api calls: {calls}",
-        command_name(cli.command),
+        command_name(&cli.command),
         started.elapsed().as_secs_f64()
     );
     Ok(code)
 }
 
-fn command_name(c: Command) -> &'static str {
+fn command_name(c: &Command) -> &'static str {
     match c {
         Command::Plan => "plan",
         Command::Up => "up",
         Command::Down { .. } => "down",
         Command::Status => "status",
         Command::Outputs => "outputs",
+        Command::Deploy => "deploy",
+        Command::Chaos { .. } => "chaos",
+        Command::Cost => "cost",
     }
+}
+
+fn cost_estimate(profile: &Profile, prices: &Path, json: bool) -> Result<u8> {
+    let workload = WorkloadProfile::from_profile(profile)?;
+    let prices = Prices::load(prices)?;
+    let estimate = cost::estimate(
+        &profile.environment,
+        &Footprint::of(profile, &workload),
+        &workload.cost,
+        &prices,
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&estimate)?);
+    } else {
+        println!("{estimate}");
+    }
+    Ok(0)
+}
+
+async fn deploy(session: &Session, json: bool) -> Result<u8> {
+    let report = session.deploy().await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "deployed {} as {} to {} in {:.0}s",
+            report.image, report.task_definition, report.service, report.seconds
+        );
+    }
+    Ok(0)
+}
+
+async fn chaos(session: &Session, action: ChaosAction, json: bool) -> Result<u8> {
+    use provisioner::chaos;
+    let ctx = &session.ctx;
+    let report = match action {
+        ChaosAction::StopTask => chaos::stop_task(ctx).await?,
+        ChaosAction::TerminateInstance => chaos::terminate_instance(ctx).await?,
+        ChaosAction::AzOutage { az } => chaos::az_outage(ctx, &az).await?,
+        ChaosAction::RedisFailover => chaos::redis_failover(ctx).await?,
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{report}");
+    }
+    Ok(0)
 }
 
 async fn plan(session: &Session, json: bool) -> Result<u8> {

@@ -108,11 +108,36 @@ fn http(port: u16, method: &str, path: &str) -> Option<u16> {
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
 }
 
-pub fn profiles_dir() -> PathBuf {
+/// The shipped profiles (network and workload).
+pub fn shipped_profiles_dir() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../fixtures/environments"
     ))
+}
+
+/// The shipped profiles without part 2's sections: the network layer's
+/// tests build the network alone (the workload has its own tests).
+pub fn profiles_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("spaaace-network-profiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("creating the network-only profiles directory");
+        for env in ["dev", "prod"] {
+            let file = format!("{env}.toml");
+            let text = std::fs::read_to_string(shipped_profiles_dir().join(&file))
+                .expect("shipped profile");
+            let mut table: toml::Table = toml::from_str(&text).expect("shipped profile parses");
+            for section in ["ecs", "service", "alb", "cache", "cost"] {
+                table.remove(section);
+            }
+            let text = toml::to_string(&table).expect("profile serializes");
+            std::fs::write(dir.join(&file), text).expect("writing a network-only profile");
+        }
+        dir
+    })
+    .clone()
 }
 
 pub fn profile(env: &str) -> Profile {

@@ -1,0 +1,128 @@
+//! The part-2 commands through the binary: `cost` from the shipped profiles
+//! (no AWS), `deploy` refusing without an image, and `up`, `outputs --json`
+//! and `chaos` against moto with a moto-compatible profile.
+
+mod common;
+
+use common::{run, Moto};
+use serde_json::Value;
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+/// A monthly line's amount by the start of its item.
+fn line(estimate: &Value, item: &str) -> f64 {
+    estimate["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["item"].as_str().unwrap().starts_with(item))
+        .unwrap_or_else(|| panic!("no line {item}: {estimate}"))["monthly"]
+        .as_f64()
+        .unwrap()
+}
+
+#[test]
+fn cost_prices_the_shipped_profiles_without_aws() {
+    let profiles = common::shipped_profiles_dir();
+    let cost = |env: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_provisioner"))
+            .args(["cost", "--json", "--env", env, "--profiles-dir"])
+            .arg(&profiles)
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        json(&String::from_utf8_lossy(&out.stdout))
+    };
+    let dev = cost("dev");
+    let prod = cost("prod");
+    assert!(line(&dev, "EC2 t3.small") > 0.0);
+    assert!(line(&prod, "EC2 m6g.medium") > 0.0);
+    // prod: three NAT gateways to dev's one.
+    assert!((line(&prod, "NAT gateways") / line(&dev, "NAT gateways") - 3.0).abs() < 0.01);
+    let total = |e: &Value| e["total_monthly"].as_f64().unwrap();
+    let sum: f64 = dev["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["monthly"].as_f64().unwrap())
+        .sum();
+    assert!((total(&dev) - sum).abs() < 0.01);
+    assert!(total(&prod) > total(&dev));
+    assert_eq!(dev["source"]["region"], "us-east-1");
+}
+
+#[test]
+fn deploy_without_an_image_is_refused() {
+    let moto = Moto::start();
+    let (code, _, stderr) = run(&moto, &["deploy"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--image"), "{stderr}");
+}
+
+#[test]
+fn up_then_outputs_name_the_alb_redis_cluster_and_service_and_chaos_reports_its_undo() {
+    let moto = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(common::shipped_profiles_dir().join("dev.toml")).unwrap();
+    // moto 5.2.5 has no ElastiCache parameter groups.
+    let profile = shipped.replace(
+        "encryption = false",
+        "encryption = false\ncustom_parameter_group = false",
+    );
+    let path = dir.path().join("dev.toml");
+    std::fs::write(&path, profile).unwrap();
+    let config = path.to_str().unwrap();
+
+    let (code, _, stderr) = run(&moto, &["up", "--config", config]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = run(&moto, &["outputs", "--json", "--config", config]);
+    assert_eq!(code, 0, "{stderr}");
+    let out = json(&stdout);
+    assert!(
+        out["alb_dns_name"]
+            .as_str()
+            .unwrap()
+            .contains("spaaace-dev-alb"),
+        "{out}"
+    );
+    assert!(
+        out["redis_primary_endpoint"]
+            .as_str()
+            .unwrap()
+            .ends_with(":6379"),
+        "{out}"
+    );
+    assert_eq!(out["ecs_cluster"], "spaaace-dev-cluster");
+    assert_eq!(out["ecs_service"], "spaaace-dev-gameserver");
+    assert!(
+        out["vpc_id"].as_str().is_some(),
+        "the network's outputs stay: {out}"
+    );
+
+    let (code, stdout, stderr) = run(
+        &moto,
+        &[
+            "chaos",
+            "az-outage",
+            "--az",
+            "a",
+            "--json",
+            "--config",
+            config,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let report = json(&stdout);
+    assert_eq!(report["action"], "az-outage");
+    assert!(report["undo"].as_str().unwrap().contains("provisioner up"));
+    let (code, stdout, _) = run(&moto, &["plan", "--config", config]);
+    assert_eq!(code, 2, "the lost zone is drift: {stdout}");
+    assert!(stdout.contains("auto-scaling-group"), "{stdout}");
+}
