@@ -11,24 +11,13 @@ ARG DEBIAN=bookworm
 
 FROM rust:${RUST_VERSION}-slim-${DEBIAN} AS builder
 WORKDIR /src
-# Manifests first so the dependency layer is cached across source edits.
-COPY Cargo.toml Cargo.lock ./
-COPY gameserver/Cargo.toml gameserver/Cargo.toml
-COPY provisioner/Cargo.toml provisioner/Cargo.toml
-RUN mkdir -p gameserver/src/bin gameserver/benches provisioner/src provisioner/benches \
- && echo 'fn main() {}' > gameserver/src/main.rs \
- && echo 'fn main() {}' > gameserver/src/bin/spaaace-load.rs \
- && echo '' > gameserver/src/lib.rs \
- && echo 'fn main() {}' > gameserver/benches/rooms.rs \
- && echo 'fn main() {}' > provisioner/src/main.rs \
- && echo '' > provisioner/src/lib.rs \
- && echo 'fn main() {}' > provisioner/benches/reconcile.rs \
- && cargo build --release --locked -p gameserver --bin gameserver \
- && rm -rf gameserver/src
-COPY gameserver gameserver
-# The stubs above are older than the real sources; touch so cargo rebuilds.
-RUN touch gameserver/src/main.rs gameserver/src/lib.rs \
- && cargo build --release --locked -p gameserver --bin gameserver \
+# The whole workspace (see .dockerignore): cargo needs every member's
+# manifest and targets to resolve it, but builds only the game server. The
+# cache mounts keep the registry and compiled dependencies across builds.
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p gameserver --bin gameserver \
  && cp target/release/gameserver /usr/local/bin/gameserver
 
 FROM debian:${DEBIAN}-slim AS runtime
