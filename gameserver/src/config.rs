@@ -68,6 +68,10 @@ pub struct Config {
         hide_env_values = true
     )]
     pub redis_url: RedisUrl,
+    /// The Redis AUTH token, apart from the URL so ECS can inject it as a
+    /// secret; wins over a password in the URL.
+    #[arg(long, env = "REDIS_PASSWORD", hide_env_values = true)]
+    pub redis_password: Option<RedisPassword>,
     /// false: no Redis at all; the game runs without crash safety.
     #[arg(long, env = "REDIS_ENABLED", default_value = "true", value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set)]
     pub redis_enabled: bool,
@@ -105,6 +109,29 @@ impl std::fmt::Debug for RedisUrl {
 impl std::fmt::Display for RedisUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&redact_url(&self.0))
+    }
+}
+
+/// Debug and Display never show it.
+#[derive(Clone)]
+pub struct RedisPassword(String);
+
+impl RedisPassword {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for RedisPassword {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(RedisPassword(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for RedisPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
     }
 }
 
@@ -192,6 +219,12 @@ mod tests {
         assert_eq!(c.redis_url.expose(), "rediss://:pw@cache:6380");
         assert!(!format!("{c:?}").contains("pw"));
         assert!(Config::try_parse_from(["gameserver", "--snapshot-interval-ms", "0"]).is_err());
+        let c = Config::try_parse_from(["gameserver", "--redis-password", "s3cret-token"]).unwrap();
+        assert_eq!(
+            c.redis_password.as_ref().map(|p| p.expose()),
+            Some("s3cret-token")
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]

@@ -132,7 +132,11 @@ fn open_store(config: &Config) -> Result<Option<RedisStore>, ServerError> {
         tracing::warn!("REDIS_ENABLED=false: no snapshots; rooms will not survive a restart");
         return Ok(None);
     }
-    let store = RedisStore::open(config.redis_url.expose(), StoreOptions::default())?;
+    let store = RedisStore::open_with_password(
+        config.redis_url.expose(),
+        config.redis_password.as_ref().map(|p| p.expose()),
+        StoreOptions::default(),
+    )?;
     tracing::info!(redis = %store.target(), interval_ms = config.snapshot_interval_ms, "snapshots go to Redis");
     Ok(Some(store))
 }

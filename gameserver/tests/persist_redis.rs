@@ -301,3 +301,21 @@ async fn a_password_in_the_url_works_and_never_shows_in_errors() {
     assert!(!err.contains(encoded) && !err.contains(password), "{err}");
     assert!(err.contains("127.0.0.1"), "{err}");
 }
+
+#[tokio::test]
+async fn a_password_apart_from_the_url_works_and_wins_over_the_urls() {
+    let password = "00ff5a-token";
+    let server = RedisServer::start_with(&["--requirepass", password]);
+    let plain = format!("redis://127.0.0.1:{}", server.port);
+    let with_stale = format!("redis://:stale@127.0.0.1:{}", server.port);
+    for url in [&plain, &with_stale] {
+        let store = RedisStore::open_with_password(url, Some(password), fast_options()).unwrap();
+        store.ping().await.expect("ping with the separate password");
+        assert!(!format!("{store:?}").contains(password));
+    }
+    let without = RedisStore::open_with_password(&plain, None, fast_options()).unwrap();
+    without
+        .ping()
+        .await
+        .expect_err("no password must be refused by a server that requires one");
+}

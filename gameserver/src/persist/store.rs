@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::{Duration, SystemTime};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, RedisError};
+use redis::{Client, IntoConnectionInfo, RedisError};
 
 use super::envelope::millis_since_epoch;
 use super::keys::{
@@ -83,13 +83,28 @@ impl RedisStore {
     /// while Redis is down still starts, and connects once Redis is back.
     /// Call it inside a tokio runtime (the connection runs as a task).
     pub fn open(url: &str, options: StoreOptions) -> Result<RedisStore, StoreError> {
+        Self::open_with_password(url, None, options)
+    }
+
+    /// As `open`, with the AUTH password given apart from the URL (as a
+    /// platform secret arrives); it takes precedence over one in the URL.
+    pub fn open_with_password(
+        url: &str,
+        password: Option<&str>,
+        options: StoreOptions,
+    ) -> Result<RedisStore, StoreError> {
         install_crypto_provider();
         let target = redact_url(url);
         let invalid = |source| StoreError::InvalidUrl {
             url: target.clone(),
             source,
         };
-        let client = Client::open(url).map_err(invalid)?;
+        let mut info = url.into_connection_info().map_err(invalid)?;
+        if let Some(password) = password {
+            let settings = info.redis_settings().clone().set_password(password);
+            info = info.set_redis_settings(settings);
+        }
+        let client = Client::open(info).map_err(invalid)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(Some(options.op_timeout))

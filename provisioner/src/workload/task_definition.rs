@@ -22,16 +22,10 @@ pub const KIND: &str = "task-definition";
 pub const CONTAINER: &str = "gameserver";
 /// The health-check script baked into the image (see the Dockerfile).
 pub const HEALTH_CHECK: [&str; 2] = ["CMD", "/usr/local/bin/healthcheck"];
-/// The secret environment variable carrying the Redis AUTH token.
+/// The secret environment variable the gameserver reads its Redis AUTH token
+/// from, apart from REDIS_URL: ECS injects it from SSM when the container
+/// starts, so the token never appears in the task definition.
 pub const PASSWORD_VAR: &str = "REDIS_PASSWORD";
-/// With an AUTH token, the container starts through the image's shell,
-/// which puts the token into REDIS_URL (the gameserver reads its password
-/// from the URL; the token is hex, so it needs no escaping) and then execs
-/// the server, which keeps PID 1 and its SIGTERM drain. The token never
-/// appears in the task definition, only in the running container.
-pub const ENTRY_POINT: [&str; 2] = ["/bin/sh", "-c"];
-pub const AUTH_COMMAND: &str =
-    "REDIS_URL=\"rediss://:${REDIS_PASSWORD}@${REDIS_URL#rediss://}\" exec /usr/local/bin/gameserver";
 
 pub fn family(naming: &Naming) -> String {
     naming.name("gameserver")
@@ -114,9 +108,8 @@ pub fn attrs_of(td: &AwsTaskDefinition) -> Attrs {
                 .unwrap_or("")
         ),
     );
-    if !c.entry_point().is_empty() || !c.command().is_empty() {
-        a.insert("entry".into(), entry(c.entry_point(), c.command()));
-    }
+    // The image's own entry point is wanted: an override is drift.
+    a.insert("entry".into(), entry(c.entry_point(), c.command()));
     for kv in c.environment() {
         a.insert(
             format!("env:{}", kv.name().unwrap_or_default()),
@@ -360,10 +353,7 @@ impl TaskDefinition {
                 container.environment(KeyValuePair::builder().name(name).value(value).build());
         }
         if let Some(param) = &self.auth_token {
-            for part in ENTRY_POINT {
-                container = container.entry_point(part);
-            }
-            container = container.command(AUTH_COMMAND).secrets(
+            container = container.secrets(
                 Secret::builder()
                     .name(PASSWORD_VAR)
                     .value_from(refs.require(param)?)
@@ -424,13 +414,9 @@ impl Resource for TaskDefinition {
         for (name, value) in self.environment(endpoint.as_deref()) {
             a.insert(format!("env:{name}"), value);
         }
+        a.insert("entry".into(), String::new());
         if let Some(param) = &self.auth_token {
             a.insert(format!("secret:{PASSWORD_VAR}"), refs.id(param));
-            let entry_point: Vec<String> = ENTRY_POINT.iter().map(|s| s.to_string()).collect();
-            a.insert(
-                "entry".into(),
-                entry(&entry_point, &[AUTH_COMMAND.to_string()]),
-            );
         }
         a
     }
@@ -470,21 +456,6 @@ impl Resource for TaskDefinition {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_auth_wrapper_puts_the_password_into_the_url_in_a_posix_shell() {
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(AUTH_COMMAND.replace("/usr/local/bin/gameserver", "/usr/bin/printenv REDIS_URL"))
-            .env("REDIS_URL", "rediss://master.example:6379")
-            .env("REDIS_PASSWORD", "00ff")
-            .output()
-            .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "rediss://:00ff@master.example:6379\n"
-        );
-    }
 
     #[test]
     fn fingerprint_ignores_tags_and_sees_every_other_attribute() {
