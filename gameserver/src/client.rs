@@ -184,7 +184,8 @@ impl PlayerView {
             ServerMessage::YourShip { ship_id } => self.my_ship = *ship_id,
             ServerMessage::Welcome(_)
             | ServerMessage::Pong { .. }
-            | ServerMessage::Error { .. } => {}
+            | ServerMessage::Error { .. }
+            | ServerMessage::Killed { .. } => {}
         }
         Ok(())
     }

@@ -10,7 +10,7 @@
   const Proto = (() => {
     const VERSION = 1;
     const C2S = { JOIN: 0x01, INPUT: 0x02, RESTART: 0x03, PING: 0x04 };
-    const S2C = { WELCOME: 0x81, UPDATE: 0x82, SCORE: 0x83, PONG: 0x84, ERROR: 0x85, YOUR_SHIP: 0x86 };
+    const S2C = { WELCOME: 0x81, UPDATE: 0x82, SCORE: 0x83, PONG: 0x84, ERROR: 0x85, YOUR_SHIP: 0x86, KILLED: 0x87 };
     const KEY_BITS = { up: 1, left: 2, right: 4, fire: 8 };
     const utf8In = new TextDecoder('utf-8', { fatal: true });
     const utf8Out = new TextEncoder();
@@ -170,6 +170,9 @@
         case S2C.PONG: m = { type: 'pong', echo: r.u32('echo') }; break;
         case S2C.ERROR: m = { type: 'error', code: r.u16('error code'), message: r.str8('error message') }; break;
         case S2C.YOUR_SHIP: m = { type: 'your_ship', shipId: r.u32('ship_id') }; break;
+        case S2C.KILLED:
+          m = { type: 'killed', victimShip: r.u32('victim_ship'), shooterShip: r.u32('shooter_ship'), shooterName: r.str8('shooter_name') };
+          break;
         default: throw new ProtocolError(`unknown message type 0x${type.toString(16)}`);
       }
       r.end(m.type);
@@ -292,7 +295,8 @@
     scores: [],
     scoreByShip: new Map(),
     myKills: null,
-    killerWantedAt: null,
+    lastKill: null, // { victim, name } of the newest `killed` message
+    lostShipId: 0,
     freshJoin: true,
     touchMode: false,
     deaths: 0,
@@ -361,11 +365,13 @@
   }
 
   function setShip(shipId) {
+    const lost = G.shipId;
     G.shipId = shipId;
     G.alive = shipId !== 0;
     if (!G.alive) {
-      G.killerWantedAt = performance.now();
-      UI.killer(null);
+      // `killed` and `your_ship` may arrive in either order.
+      G.lostShipId = lost;
+      UI.killer(G.lastKill && G.lastKill.victim === lost ? G.lastKill.name : null);
       G.base = null;
       G.predicted = null;
       G.pending = [];
@@ -507,17 +513,12 @@
     return s;
   }
 
+  function onKilled(m) {
+    G.lastKill = { victim: m.victimShip, name: m.shooterName || null };
+    if (m.victimShip !== 0 && (m.victimShip === G.shipId || m.victimShip === G.lostShipId)) UI.killer(G.lastKill.name);
+  }
+
   function onScore(m) {
-    // The scoreboard is the only place a kill shows up: credit the one ship whose kills
-    // went up just after ours was destroyed.
-    if (G.killerWantedAt !== null) {
-      const gainers = m.entries.filter((e) => {
-        const before = G.scoreByShip.get(e.ship);
-        return before && e.kills > before.kills && e.ship !== G.shipId;
-      });
-      if (gainers.length === 1) UI.killer(gainers[0].name);
-      if (gainers.length > 0 || performance.now() - G.killerWantedAt > 3000) G.killerWantedAt = null;
-    }
     G.scores = m.entries.slice().sort((a, b) => b.kills - a.kills || a.deaths - b.deaths || a.ship - b.ship);
     G.scoreByShip = new Map(m.entries.map((e) => [e.ship, e]));
     const mine = m.entries.find((e) => e.player === G.playerId && G.playerId !== 0);
@@ -546,6 +547,7 @@
       case 'update': onUpdate(m, now); break;
       case 'score': onScore(m); break;
       case 'your_ship': setShip(m.shipId); break;
+      case 'killed': onKilled(m); break;
       case 'error': onServerError(m); break;
       case 'pong': {
         const sent = G.pings.get(m.echo);

@@ -631,6 +631,11 @@ fn server_frames() -> Vec<Vec<u8>> {
             message: "input rate exceeded".into(),
         },
         ServerMessage::YourShip { ship_id: 0 },
+        ServerMessage::Killed {
+            victim_ship: 12,
+            shooter_ship: 70_000,
+            shooter_name: "ZoëBot".into(),
+        },
     ]
     .iter()
     .map(ServerMessage::encode)
@@ -656,7 +661,7 @@ const DECODE_ALL: &str = "(frames) => {
   let accepted = 0;
   for (let i = 0; i < 5000; i++) {
     const f = Array.from({ length: rnd(48) }, () => rnd(256));
-    if (f.length) f[0] = 0x81 + rnd(7);
+    if (f.length) f[0] = 0x81 + rnd(8);
     try { d(f); accepted++; }
     catch (e) { if (e.name !== 'ProtocolError') wrong.push(`random ${JSON.stringify(f)}: ${e.name}: ${e.message}`); }
   }
@@ -767,6 +772,15 @@ async fn page_decoder_reads_what_the_rust_encoder_writes() {
     assert_eq!(
         (m[5]["type"].clone(), m[5]["shipId"].clone()),
         ("your_ship".into(), 0.into())
+    );
+    assert_eq!(
+        (
+            m[6]["type"].clone(),
+            m[6]["victimShip"].clone(),
+            m[6]["shooterShip"].clone(),
+            m[6]["shooterName"].clone()
+        ),
+        ("killed".into(), 12.into(), 70_000.into(), "ZoëBot".into())
     );
 }
 

@@ -18,6 +18,7 @@ pub mod kind {
     pub const PONG: u8 = 0x84;
     pub const ERROR: u8 = 0x85;
     pub const YOUR_SHIP: u8 = 0x86;
+    pub const KILLED: u8 = 0x87;
 }
 
 /// Longest reconnect token accepted in `join`.
@@ -175,6 +176,12 @@ pub enum ServerMessage {
     YourShip {
         ship_id: u32,
     },
+    /// A ship was destroyed by another's missile.
+    Killed {
+        victim_ship: u32,
+        shooter_ship: u32,
+        shooter_name: String,
+    },
 }
 
 impl ServerMessage {
@@ -211,6 +218,11 @@ impl ServerMessage {
             },
             kind::YOUR_SHIP => ServerMessage::YourShip {
                 ship_id: r.u32("ship_id")?,
+            },
+            kind::KILLED => ServerMessage::Killed {
+                victim_ship: r.u32("victim_ship")?,
+                shooter_ship: r.u32("shooter_ship")?,
+                shooter_name: r.str8("shooter_name", 255)?,
             },
             other => return Err(DecodeError::UnknownType(other)),
         };
@@ -253,6 +265,16 @@ impl ServerMessage {
             ServerMessage::YourShip { ship_id } => {
                 out.put_u8(kind::YOUR_SHIP);
                 out.put_u32_le(*ship_id);
+            }
+            ServerMessage::Killed {
+                victim_ship,
+                shooter_ship,
+                shooter_name,
+            } => {
+                out.put_u8(kind::KILLED);
+                out.put_u32_le(*victim_ship);
+                out.put_u32_le(*shooter_ship);
+                put_str8(&mut out, shooter_name);
             }
         }
         out

@@ -135,6 +135,11 @@ fn every_server_message_round_trips() {
             message: "input rate exceeded".into(),
         },
         ServerMessage::YourShip { ship_id: 0 },
+        ServerMessage::Killed {
+            victim_ship: 12,
+            shooter_ship: 70_000,
+            shooter_name: "ZoëBot".into(),
+        },
     ];
     for msg in messages {
         let bytes = msg.encode();

@@ -324,7 +324,7 @@ impl Room {
     }
 
     fn handle_events(&mut self) {
-        let mut hit = false;
+        let mut kills = Vec::new();
         for event in self.world.drain_events() {
             if matches!(
                 event,
@@ -332,10 +332,41 @@ impl Room {
             ) {
                 self.score_dirty = true;
             }
-            hit |= matches!(event, Event::Hit { .. });
+            if let Event::Hit {
+                victim_ship,
+                shooter_ship,
+                ..
+            } = event
+            {
+                kills.push((victim_ship, shooter_ship));
+            }
         }
-        if hit {
+        if !kills.is_empty() {
             self.snapshot_soon();
+        }
+        for (victim_ship, shooter_ship) in kills {
+            self.tell_kill(victim_ship, shooter_ship);
+        }
+    }
+
+    /// Who destroyed whom, to everyone in the room: the scoreboard alone
+    /// cannot say it when several kills land between two score messages.
+    fn tell_kill(&mut self, victim_ship: u32, shooter_ship: u32) {
+        let shooter_name = self
+            .world
+            .ship(shooter_ship)
+            .map(|s| s.name.clone())
+            .unwrap_or_default();
+        let frame = Bytes::from(
+            ServerMessage::Killed {
+                victim_ship,
+                shooter_ship,
+                shooter_name,
+            }
+            .encode(),
+        );
+        for (_, session) in self.sessions.iter_mut() {
+            session.send(Outgoing::Frame(frame.clone()));
         }
     }
 
