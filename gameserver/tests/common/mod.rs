@@ -22,17 +22,42 @@ impl GameServer {
     /// Starts the binary with `args` and extra environment on a free port and
     /// waits until it accepts TCP connections.
     pub fn start(args: &[&str], envs: &[(&str, &str)]) -> GameServer {
-        Self::start_on(free_port(), args, envs)
+        Self::launch(None, args, envs, Stdio::inherit)
     }
 
     pub fn start_on(port: u16, args: &[&str], envs: &[(&str, &str)]) -> GameServer {
-        Self::spawn(port, args, envs, Stdio::inherit())
+        Self::launch(Some(port), args, envs, Stdio::inherit)
     }
 
     /// Like `start`, with the server's log (stderr) written to `log`.
     pub fn start_logged(args: &[&str], envs: &[(&str, &str)], log: &std::path::Path) -> GameServer {
-        let file = std::fs::File::create(log).expect("create server log file");
-        Self::spawn(free_port(), args, envs, Stdio::from(file))
+        Self::launch(None, args, envs, || {
+            Stdio::from(std::fs::File::create(log).expect("create server log file"))
+        })
+    }
+
+    /// A port from `free_port` is free only until someone binds it: another
+    /// test's server may take it first. Then our child exits (or another
+    /// process answers on the port), so we check that the listener is ours
+    /// and try a fresh port when it is not.
+    fn launch(
+        fixed: Option<u16>,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        stderr: impl Fn() -> Stdio,
+    ) -> GameServer {
+        for _ in 0..5 {
+            let port = fixed.unwrap_or_else(free_port);
+            let mut server = Self::spawn(port, args, envs, stderr());
+            match server.wait_listening(Duration::from_secs(20)) {
+                Ok(()) => return server,
+                Err(exit) if fixed.is_none() => {
+                    eprintln!("gameserver could not listen on {port} ({exit}); trying another port")
+                }
+                Err(exit) => panic!("gameserver could not listen on {port}: it exited ({exit})"),
+            }
+        }
+        panic!("gameserver found no free port in 5 tries");
     }
 
     fn spawn(port: u16, args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> GameServer {
@@ -51,14 +76,20 @@ impl GameServer {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn gameserver");
-        let server = GameServer { port, child };
-        server.wait_listening(Duration::from_secs(20));
-        server
+        GameServer { port, child }
     }
 
-    fn wait_listening(&self, limit: Duration) {
+    /// Waits until this child, not some other process, listens on the port;
+    /// an error says how the child exited.
+    fn wait_listening(&mut self, limit: Duration) -> Result<(), String> {
         let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(status.to_string());
+            }
+            if listens(self.child.id(), self.port) {
+                return Ok(());
+            }
             assert!(
                 start.elapsed() < limit,
                 "gameserver did not listen on {}",
@@ -144,4 +175,48 @@ impl GameServer {
         assert!(status.success(), "kill -TERM failed");
         self.child.wait().expect("wait for gameserver")
     }
+}
+
+/// Whether process `pid` holds a listening TCP socket on `port`: the socket
+/// inodes listening on the port (/proc/net/tcp{,6}) against the process's fds.
+fn listens(pid: u32, port: u16) -> bool {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_str()?;
+            link.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse::<u64>()
+                .ok()
+        })
+        .any(|inode| inodes.contains(&inode))
+}
+
+fn listening_inodes(port: u16) -> Vec<u64> {
+    const LISTEN: &str = "0A";
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .filter_map(|line| {
+                    // sl local_address rem_address st ... inode (field 9)
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    let local_port = f.get(1)?.rsplit(':').next()?;
+                    let listening =
+                        u16::from_str_radix(local_port, 16).ok()? == port && *f.get(3)? == LISTEN;
+                    listening.then(|| f.get(9)?.parse().ok()).flatten()
+                })
+                .collect::<Vec<u64>>()
+        })
+        .collect()
 }
