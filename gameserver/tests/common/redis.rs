@@ -3,6 +3,11 @@
 //! the same port (outage tests), killed when dropped.
 #![allow(dead_code)]
 
+// Some test crates include this file without `common`, so it brings its own copy.
+#[allow(clippy::duplicate_mod)]
+#[path = "listener.rs"]
+mod listener;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -120,9 +125,14 @@ impl RedisServer {
         self.wait_listening();
     }
 
+    /// Until this child, not another test's redis-server, listens on the port.
     fn wait_listening(&mut self) {
         let start = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while !self
+            .child
+            .as_ref()
+            .is_some_and(|c| listener::listens(c.id(), self.port))
+        {
             if let Some(status) = self
                 .child
                 .as_mut()
