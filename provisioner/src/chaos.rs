@@ -2,7 +2,7 @@
 //! action reports what it did and how to undo it.
 
 use crate::engine::Ctx;
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::workload::{auto_scaling_group, ecs_cluster, ecs_service, replication_group};
 use crate::Error;
 use aws_sdk_ecs::types::DesiredStatus;
@@ -247,7 +247,7 @@ pub async fn redis_failover(ctx: &Ctx) -> Result<ChaosReport, Error> {
         .await
     {
         Ok(_) => {}
-        Err(e) if aws_code(&e) == Some("ReplicationGroupNotFoundFault") => {
+        Err(e) if is_not_found(&e) => {
             return Err(Error::unexpected(
                 replication_group::KIND,
                 &group,

@@ -82,3 +82,68 @@ where
 {
     err.code()
 }
+
+/// True for AWS's "does not exist" answers, in each service's spelling
+/// (`InvalidVpcID.NotFound`, `LoadBalancerNotFound`, `CacheSubnetGroupNotFoundFault`,
+/// `ClusterNotFoundException`, IAM's `NoSuchEntity`): NotFound is a value, not an error.
+pub fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
+    err.code().is_some_and(|c| {
+        c.ends_with("NotFound")
+            || c.ends_with("NotFoundFault")
+            || c.ends_with("NotFoundException")
+            || c == "NoSuchEntity"
+    })
+}
+
+/// Ignores "not found": deleting what is gone is success.
+pub fn gone_ok<T, E>(
+    result: Result<T, SdkError<E>>,
+    action: &'static str,
+    kind: &'static str,
+    name: &str,
+) -> Result<(), Error>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(Error::aws(action, kind, name, e)),
+    }
+}
+
+#[cfg(test)]
+mod not_found_tests {
+    use super::is_not_found;
+    use aws_sdk_ec2::error::SdkError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn answered(code: &str) -> SdkError<ErrorMetadata, Response> {
+        let raw = Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty());
+        SdkError::service_error(ErrorMetadata::builder().code(code).build(), raw)
+    }
+
+    #[test]
+    fn every_services_spelling_of_not_found_and_nothing_else() {
+        for code in [
+            "InvalidVpcID.NotFound",
+            "LoadBalancerNotFound",
+            "CacheSubnetGroupNotFoundFault",
+            "ClusterNotFoundException",
+            "ParameterNotFound",
+            "NoSuchEntity",
+        ] {
+            assert!(is_not_found(&answered(code)), "{code}");
+        }
+        for code in [
+            "CacheSubnetGroupInUse",
+            "DependencyViolation",
+            "NotFoundButSomethingElse",
+            "ValidationError",
+        ] {
+            assert!(!is_not_found(&answered(code)), "{code}");
+        }
+    }
+}

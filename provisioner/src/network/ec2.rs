@@ -2,6 +2,7 @@
 //! retries while AWS still holds a dependency, and "already gone" checks.
 
 use crate::engine::{Attrs, Change, Ctx};
+use crate::error::is_not_found;
 use crate::tags::{self, Naming};
 use crate::wait::{self, Poll};
 use crate::Error;
@@ -130,12 +131,6 @@ pub fn immutable(kind: &'static str, name: &str, change: &Change) -> Error {
     )
 }
 
-/// True for AWS's "does not exist" error codes (`*.NotFound`).
-pub fn is_not_found<E: ProvideErrorMetadata>(err: &SdkError<E>) -> bool {
-    err.code()
-        .is_some_and(|c| c.ends_with(".NotFound") || c.ends_with("NotFoundException"))
-}
-
 /// Runs the jobs, at most `ctx.concurrency` at a time; returns the first
 /// error after all have run.
 pub async fn run_bounded(
@@ -194,21 +189,4 @@ where
         },
         (e, _) => e,
     })
-}
-
-/// Ignores "not found": deleting what is gone is success.
-pub fn gone_ok<T, E>(
-    result: Result<T, SdkError<E>>,
-    action: &'static str,
-    kind: &'static str,
-    name: &str,
-) -> Result<(), Error>
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_not_found(&e) => Ok(()),
-        Err(e) => Err(Error::aws(action, kind, name, e)),
-    }
 }

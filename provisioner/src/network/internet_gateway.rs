@@ -2,6 +2,7 @@
 //! detached by an interrupted run is reused) or attached to the VPC.
 
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::error::gone_ok;
 use crate::network::{ec2, vpc};
 use crate::tags::Naming;
 use crate::Error;
@@ -187,5 +188,5 @@ async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
         .internet_gateway_id(&o.id)
         .send()
         .await;
-    ec2::gone_ok(result, "deleting", KIND, name)
+    gone_ok(result, "deleting", KIND, name)
 }

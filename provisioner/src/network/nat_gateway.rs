@@ -3,6 +3,7 @@
 //! until gone, so that the address can be released.
 
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::error::{gone_ok, is_not_found};
 use crate::network::{ec2, elastic_ip, internet_gateway, subnet, vpc};
 use crate::tags::Naming;
 use crate::wait::{self, Poll};
@@ -102,7 +103,7 @@ async fn wait_state(ctx: &Ctx, id: &str, name: &str, target: NatGatewayState) ->
             .send()
             .await;
         let out = match out {
-            Err(e) if ec2::is_not_found(&e) && target == NatGatewayState::Deleted => {
+            Err(e) if is_not_found(&e) && target == NatGatewayState::Deleted => {
                 return Ok(Poll::Done)
             }
             other => other.map_err(|e| Error::aws("reading", KIND, name, e))?,
@@ -220,6 +221,6 @@ async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
         .nat_gateway_id(&o.id)
         .send()
         .await;
-    ec2::gone_ok(result, "deleting", KIND, name)?;
+    gone_ok(result, "deleting", KIND, name)?;
     wait_state(ctx, &o.id, name, NatGatewayState::Deleted).await
 }

@@ -3,6 +3,7 @@
 //! associations not in the spec are drift and get removed.
 
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::error::gone_ok;
 use crate::network::{ec2, internet_gateway, nat_gateway, subnet, vpc};
 use crate::tags::Naming;
 use crate::Error;
@@ -259,7 +260,7 @@ impl RouteTable {
                     .destination_cidr_block(dest)
                     .send()
                     .await;
-                ec2::gone_ok(result, "deleting a route of", KIND, &self.name)?;
+                gone_ok(result, "deleting a route of", KIND, &self.name)?;
             }
         }
         Ok(())
@@ -319,7 +320,7 @@ impl RouteTable {
                     .association_id(assoc)
                     .send()
                     .await;
-                ec2::gone_ok(result, "disassociating", KIND, &self.name)?;
+                gone_ok(result, "disassociating", KIND, &self.name)?;
             }
         }
         for subnet in want.difference(&have) {
@@ -356,7 +357,7 @@ async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
                 .association_id(assoc)
                 .send()
                 .await;
-            ec2::gone_ok(result, "disassociating", KIND, name)?;
+            gone_ok(result, "disassociating", KIND, name)?;
         }
     }
     let result = ctx
@@ -366,5 +367,5 @@ async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
         .route_table_id(&o.id)
         .send()
         .await;
-    ec2::gone_ok(result, "deleting", KIND, name)
+    gone_ok(result, "deleting", KIND, name)
 }

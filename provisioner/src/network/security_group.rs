@@ -4,6 +4,7 @@
 //! that `up` revokes.
 
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::error::gone_ok;
 use crate::network::{ec2, vpc};
 use crate::tags::Naming;
 use crate::Error;
@@ -423,7 +424,7 @@ async fn revoke_ingress(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
         .set_ip_permissions(Some(ingress))
         .send()
         .await;
-    ec2::gone_ok(result, "revoking the rules of", KIND, o.display_name())
+    gone_ok(result, "revoking the rules of", KIND, o.display_name())
 }
 
 async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {

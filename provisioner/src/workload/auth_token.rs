@@ -5,7 +5,7 @@
 
 use super::tagging;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -75,7 +75,7 @@ impl Kind for AuthTokenKind {
             .await
         {
             Ok(out) => out,
-            Err(e) if aws_code(&e) == Some("ParameterNotFound") => return Ok(Vec::new()),
+            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &name, e)),
         };
         let Some(p) = out.parameter() else {
@@ -122,7 +122,7 @@ impl Kind for AuthTokenKind {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("ParameterNotFound") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
             }
         }

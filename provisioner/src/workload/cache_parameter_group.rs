@@ -7,7 +7,7 @@
 
 use super::{cache_subnet_group, tagging};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -81,7 +81,7 @@ impl Kind for CacheParameterGroupKind {
             .await
         {
             Ok(out) => out,
-            Err(e) if aws_code(&e) == Some("CacheParameterGroupNotFound") => return Ok(Vec::new()),
+            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &group, e)),
         };
         let mut found = Vec::new();
@@ -134,7 +134,7 @@ impl Kind for CacheParameterGroupKind {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("CacheParameterGroupNotFound") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
             }
         }

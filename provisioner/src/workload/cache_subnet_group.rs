@@ -3,6 +3,7 @@
 use super::{tagging, NetworkKeys};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
 use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::wait::{self, Poll};
 use crate::Error;
@@ -104,9 +105,7 @@ impl Kind for CacheSubnetGroupKind {
             .await
         {
             Ok(out) => out,
-            Err(e) if aws_code(&e) == Some("CacheSubnetGroupNotFoundFault") => {
-                return Ok(Vec::new())
-            }
+            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &group, e)),
         };
         let mut found = Vec::new();
@@ -150,9 +149,7 @@ impl Kind for CacheSubnetGroupKind {
                     .await
                 {
                     Ok(_) => Ok(Poll::Done),
-                    Err(e) if aws_code(&e) == Some("CacheSubnetGroupNotFoundFault") => {
-                        Ok(Poll::Done)
-                    }
+                    Err(e) if is_not_found(&e) => Ok(Poll::Done),
                     Err(e) if aws_code(&e) == Some("CacheSubnetGroupInUse") => {
                         Ok(Poll::Pending("in use".into()))
                     }

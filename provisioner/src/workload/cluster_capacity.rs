@@ -4,7 +4,7 @@
 
 use super::{capacity_provider, ecs_cluster};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -77,7 +77,7 @@ impl Kind for ClusterCapacityKind {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("ClusterNotFoundException") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => {
                     return Err(Error::aws(
                         "detach the capacity providers of",

@@ -4,6 +4,7 @@
 use super::tagging;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
 use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::wait::{self, Poll};
 use crate::Error;
@@ -96,7 +97,7 @@ impl Kind for EcsClusterKind {
             wait::until(&ctx.wait, KIND, o.display_name(), "deleted", || async {
                 match ctx.aws.ecs.delete_cluster().cluster(&o.id).send().await {
                     Ok(_) => Ok(Poll::Done),
-                    Err(e) if aws_code(&e) == Some("ClusterNotFoundException") => Ok(Poll::Done),
+                    Err(e) if is_not_found(&e) => Ok(Poll::Done),
                     Err(e)
                         if matches!(
                             aws_code(&e),

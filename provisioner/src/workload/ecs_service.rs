@@ -6,6 +6,7 @@
 use super::{cluster_capacity, ecs_cluster, listener, tagging, target_group, task_definition};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
 use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::wait::{self, Poll, WaitPolicy};
 use crate::Error;
@@ -46,7 +47,7 @@ pub async fn describe(
         .await
     {
         Ok(out) => out,
-        Err(e) if aws_code(&e) == Some("ClusterNotFoundException") => return Ok(None),
+        Err(e) if is_not_found(&e) => return Ok(None),
         Err(e) => return Err(Error::aws("describe", KIND, service, e)),
     };
     Ok(out

@@ -6,7 +6,7 @@
 
 use super::tagging;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -182,7 +182,7 @@ impl Kind for IamRoleKind {
                 Ok(p) => {
                     attrs.insert("policy".into(), canonical(p.policy_document()));
                 }
-                Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::aws("read the policy of", KIND, &name, e)),
             }
             let mut details = Attrs::new();
@@ -210,7 +210,7 @@ impl Kind for IamRoleKind {
                 .unwrap_or_else(|| o.display_name().to_string());
             let policies = match iam.list_role_policies().role_name(&name).send().await {
                 Ok(p) => p.policy_names().to_vec(),
-                Err(e) if aws_code(&e) == Some("NoSuchEntity") => continue,
+                Err(e) if is_not_found(&e) => continue,
                 Err(e) => return Err(Error::aws("list policies of", KIND, &name, e)),
             };
             for p in policies {
@@ -222,13 +222,13 @@ impl Kind for IamRoleKind {
                     .await
                 {
                     Ok(_) => {}
-                    Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
+                    Err(e) if is_not_found(&e) => {}
                     Err(e) => return Err(Error::aws("delete the policy of", KIND, &name, e)),
                 }
             }
             match iam.delete_role().role_name(&name).send().await {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::aws("delete", KIND, &name, e)),
             }
         }

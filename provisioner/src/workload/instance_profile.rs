@@ -3,7 +3,7 @@
 
 use super::{iam_role, tagging};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -92,7 +92,7 @@ impl Kind for InstanceProfileKind {
                     .await
                 {
                     Ok(_) => {}
-                    Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
+                    Err(e) if is_not_found(&e) => {}
                     Err(e) => return Err(Error::aws("remove the role from", KIND, &name, e)),
                 }
             }
@@ -103,7 +103,7 @@ impl Kind for InstanceProfileKind {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("NoSuchEntity") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::aws("delete", KIND, &name, e)),
             }
         }

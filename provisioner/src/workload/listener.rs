@@ -4,6 +4,7 @@
 use super::{load_balancer, tagging, target_group};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
 use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -66,7 +67,7 @@ async fn listeners_of(ctx: &Ctx, lb: &Observed) -> Result<Vec<Observed>, Error> 
         .await
     {
         Ok(out) => out,
-        Err(e) if aws_code(&e) == Some("LoadBalancerNotFound") => return Ok(Vec::new()),
+        Err(e) if is_not_found(&e) => return Ok(Vec::new()),
         Err(e) => {
             return Err(Error::aws(
                 "list listeners of",
@@ -151,7 +152,7 @@ impl Kind for ListenerKind {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("ListenerNotFound") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
             }
         }

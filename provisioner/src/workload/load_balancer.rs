@@ -3,7 +3,7 @@
 
 use super::{tagging, NetworkKeys};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::wait::{self, Poll};
 use crate::Error;
@@ -44,7 +44,7 @@ impl Kind for LoadBalancerKind {
         let elb = &ctx.aws.elbv2;
         let out = match elb.describe_load_balancers().names(&lb_name).send().await {
             Ok(out) => out,
-            Err(e) if aws_code(&e) == Some("LoadBalancerNotFound") => return Ok(Vec::new()),
+            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &lb_name, e)),
         };
         let mut found = Vec::new();
@@ -112,7 +112,7 @@ impl Kind for LoadBalancerKind {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("LoadBalancerNotFound") => continue,
+                Err(e) if is_not_found(&e) => continue,
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
             }
             wait_gone(ctx, o).await?;
@@ -135,7 +135,7 @@ async fn wait_gone(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
         {
             Ok(out) if out.load_balancers().is_empty() => Ok(Poll::Done),
             Ok(_) => Ok(Poll::Pending("deleting".into())),
-            Err(e) if aws_code(&e) == Some("LoadBalancerNotFound") => Ok(Poll::Done),
+            Err(e) if is_not_found(&e) => Ok(Poll::Done),
             Err(e) => Err(Error::aws("describe", KIND, o.display_name(), e)),
         }
     })

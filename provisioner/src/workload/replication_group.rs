@@ -11,6 +11,7 @@
 use super::{auth_token, cache_subnet_group, tagging, NetworkKeys};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
 use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::wait::{self, Poll};
 use crate::Error;
@@ -123,7 +124,7 @@ pub async fn describe(ctx: &Ctx, group: &str) -> Result<Option<AwsGroup>, Error>
         .await
     {
         Ok(out) => Ok(out.replication_groups().first().cloned()),
-        Err(e) if aws_code(&e) == Some("ReplicationGroupNotFoundFault") => Ok(None),
+        Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(Error::aws("describe", KIND, group, e)),
     }
 }
@@ -205,9 +206,7 @@ impl Kind for ReplicationGroupKind {
                         .await
                     {
                         Ok(_) => {}
-                        Err(e) if aws_code(&e) == Some("ReplicationGroupNotFoundFault") => {
-                            return Ok(Poll::Done)
-                        }
+                        Err(e) if is_not_found(&e) => return Ok(Poll::Done),
                         // Changed state since the describe: poll again.
                         Err(e) if aws_code(&e) == Some("InvalidReplicationGroupState") => {}
                         Err(e) => return Err(Error::aws("delete", KIND, &group, e)),

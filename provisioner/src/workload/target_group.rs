@@ -4,7 +4,7 @@
 
 use super::{tagging, NetworkKeys};
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
+use crate::error::is_not_found;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -104,7 +104,7 @@ impl Kind for TargetGroupKind {
         let elb = &ctx.aws.elbv2;
         let out = match elb.describe_target_groups().names(&tg_name).send().await {
             Ok(out) => out,
-            Err(e) if aws_code(&e) == Some("TargetGroupNotFound") => return Ok(Vec::new()),
+            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(Error::aws("describe", KIND, &tg_name, e)),
         };
         let mut found = Vec::new();
@@ -168,7 +168,7 @@ impl Kind for TargetGroupKind {
                 .await
             {
                 Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("TargetGroupNotFound") => {}
+                Err(e) if is_not_found(&e) => {}
                 Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
             }
         }
