@@ -51,9 +51,12 @@ pub struct Lab {
 }
 
 impl Lab {
-    pub async fn start(options: LabOptions) -> Result<Lab, LabError> {
+    pub async fn start(mut options: LabOptions) -> Result<Lab, LabError> {
         let lb = LoadBalancer::shared()?;
         private_dir(&options.dir)?;
+        // HAProxy takes only absolute socket paths.
+        options.dir = std::path::absolute(&options.dir)
+            .map_err(LabError::io(format!("resolving {}", options.dir.display())))?;
         let dir = options.dir.as_path();
         let redis = RedisGroup::start(dir, &options.failover).await?;
         let endpoint = start_endpoint(dir, &redis).await?;
@@ -120,7 +123,10 @@ impl Lab {
     }
 
     pub async fn execute(&self, op: Operation) -> Result<Reply, LabError> {
-        tracing::info!(?op, "lab");
+        match op {
+            Operation::Describe | Operation::Status => tracing::debug!(?op, "lab"),
+            _ => tracing::info!(?op, "lab"),
+        }
         match op {
             Operation::Describe => {
                 let mut info = self.info();
@@ -176,6 +182,11 @@ impl Lab {
                 zone,
                 running: running.get_mut(&zone).is_some_and(Node::is_running),
                 balancer: servers.iter().find(|s| s.name == zone.letter()).cloned(),
+                connections: self
+                    .alb
+                    .runtime
+                    .sessions(NODES_BACKEND, zone.letter())
+                    .await?,
                 redis_link: self.forwarders[&zone].link(),
             });
         }

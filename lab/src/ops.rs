@@ -98,6 +98,8 @@ pub struct NodeStatus {
     pub running: bool,
     /// As the load balancer sees it.
     pub balancer: Option<ServerState>,
+    /// Connections the load balancer holds open to it.
+    pub connections: Option<u64>,
     pub redis_link: Link,
 }
 

@@ -104,12 +104,9 @@ impl Runtime {
     }
 
     /// Connections open to a server now.
-    pub async fn sessions(&self, backend: &str, server: &str) -> Result<u64, LabError> {
+    pub async fn sessions(&self, backend: &str, server: &str) -> Result<Option<u64>, LabError> {
         let answer = self.call("show stat").await?;
-        parse_current_sessions(&answer, backend, server).ok_or_else(|| LabError::HaProxy {
-            what: "show stat".into(),
-            detail: format!("no row for {backend}/{server}"),
-        })
+        Ok(parse_current_sessions(&answer, backend, server))
     }
 
     /// Commands that succeed answer nothing but an empty line.
