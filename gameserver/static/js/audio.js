@@ -124,29 +124,39 @@ export class Sound {
     return src;
   }
 
+  /** An oscillator gliding from `from` to `to` Hz. */
+  tone(v, type, from, to, seconds, peak) {
+    const osc = this.node(this.ctx.createOscillator());
+    osc.type = type;
+    osc.frequency.setValueAtTime(from, v.t);
+    osc.frequency.exponentialRampToValueAtTime(to, v.t + seconds);
+    osc.connect(this.output(v, peak, seconds));
+    osc.start(v.t);
+    osc.stop(v.t + seconds);
+  }
+
+  /** Noise through a low-pass filter closing from `from` to `to` Hz: a blast. */
+  blast(v, from, to, seconds, peak) {
+    const filter = this.node(this.ctx.createBiquadFilter());
+    filter.type = 'lowpass';
+    filter.frequency.setValueAtTime(from, v.t);
+    filter.frequency.exponentialRampToValueAtTime(to, v.t + seconds);
+    this.noiseSource(v, seconds).connect(filter).connect(this.output(v, peak, seconds));
+  }
+
   /** A missile fired at (x, y): a short falling zap. */
   fire(x, y) {
     const v = this.voice(x, y, 0.15);
     if (!v) return;
-    const osc = this.node(this.ctx.createOscillator());
-    osc.type = 'square';
-    osc.frequency.setValueAtTime(880, v.t);
-    osc.frequency.exponentialRampToValueAtTime(180, v.t + 0.14);
-    osc.connect(this.output(v, 0.12, 0.15));
-    osc.start(v.t);
-    osc.stop(v.t + 0.15);
+    this.tone(v, 'square', 880, 180, 0.15, 0.12);
     this.played.fire++;
   }
 
-  /** A ship blown up at (x, y): filtered noise dying away. */
+  /** A ship blown up at (x, y). */
   hit(x, y) {
     const v = this.voice(x, y, 0.7);
     if (!v) return;
-    const filter = this.node(this.ctx.createBiquadFilter());
-    filter.type = 'lowpass';
-    filter.frequency.setValueAtTime(1400, v.t);
-    filter.frequency.exponentialRampToValueAtTime(160, v.t + 0.6);
-    this.noiseSource(v, 0.7).connect(filter).connect(this.output(v, 0.5, 0.7));
+    this.blast(v, 1400, 160, 0.7, 0.5);
     this.played.hit++;
   }
 
@@ -155,17 +165,8 @@ export class Sound {
     if (!this.listener) return;
     const v = this.voice(this.listener.x, this.listener.y, 1.4);
     if (!v) return;
-    const filter = this.node(this.ctx.createBiquadFilter());
-    filter.type = 'lowpass';
-    filter.frequency.setValueAtTime(2400, v.t);
-    filter.frequency.exponentialRampToValueAtTime(90, v.t + 1.3);
-    this.noiseSource(v, 1.4).connect(filter).connect(this.output(v, 0.7, 1.4));
-    const osc = this.node(this.ctx.createOscillator());
-    osc.frequency.setValueAtTime(190, v.t);
-    osc.frequency.exponentialRampToValueAtTime(35, v.t + 1.2);
-    osc.connect(this.output(v, 0.35, 1.3));
-    osc.start(v.t);
-    osc.stop(v.t + 1.3);
+    this.blast(v, 2400, 90, 1.4, 0.7);
+    this.tone(v, 'sine', 190, 35, 1.3, 0.35);
     this.played.death++;
   }
 

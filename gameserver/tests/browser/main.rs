@@ -57,13 +57,9 @@ fn num(v: &Value, pointer: &str) -> f64 {
         .unwrap_or_else(|| panic!("client state has no number at {pointer}: {v}"))
 }
 
-/// Waits until the client's debug state satisfies `condition` (a JavaScript
-/// expression over `s`) and returns that state.
+/// Waits until the client's debug state satisfies `condition` (over `s`).
 async fn state_when(page: &Page, what: &str, condition: &str) -> Value {
-    let expression = format!(
-        "(() => {{ const s = window.spaaace && window.spaaace.state(); return s && ({condition}) ? s : null; }})()"
-    );
-    page.wait_for(what, &expression, LIMIT).await
+    page.wait_for_state(what, condition, LIMIT).await
 }
 
 const JOINED: &str = "(() => { const s = window.spaaace && window.spaaace.state();

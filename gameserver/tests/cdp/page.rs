@@ -168,6 +168,15 @@ impl Page {
         }
     }
 
+    /// Waits until the Spaaace client's debug state (`window.spaaace.state()`)
+    /// satisfies `condition`, a JavaScript expression over `s`, and returns it.
+    pub async fn wait_for_state(&self, what: &str, condition: &str, limit: Duration) -> Value {
+        let expression = format!(
+            "(() => {{ const s = window.spaaace && window.spaaace.state(); return s && ({condition}) ? s : null; }})()"
+        );
+        self.wait_for(what, &expression, limit).await
+    }
+
     /// Sends a key press or release ("keyDown" / "keyUp") as the keyboard would.
     pub async fn key(&self, kind: &str, key: &str) -> Result<(), CdpError> {
         let k = KEYS
