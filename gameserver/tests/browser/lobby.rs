@@ -155,7 +155,7 @@ async fn start_screen_joins_the_chosen_room_and_its_invite_link_brings_a_friend(
         "busiest first"
     );
     again
-        .screenshot(Path::new(SCREENSHOT))
+        .screenshot_of("#start-form", 24.0, Path::new(SCREENSHOT))
         .await
         .expect("screenshot");
 

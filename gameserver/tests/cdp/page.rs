@@ -270,8 +270,31 @@ impl Page {
     }
 
     pub async fn screenshot(&self, path: &Path) -> Result<(), CdpError> {
+        self.capture(path, json!({ "format": "png" })).await
+    }
+
+    /// A screenshot of the element `selector` matches, with `margin` CSS pixels around it.
+    pub async fn screenshot_of(
+        &self,
+        selector: &str,
+        margin: f64,
+        path: &Path,
+    ) -> Result<(), CdpError> {
+        let quoted = serde_json::to_string(selector).unwrap_or_default();
+        let clip = self
+            .eval(&format!(
+                "(() => {{ const r = document.querySelector({quoted}).getBoundingClientRect();
+                  return {{ x: r.x - {margin}, y: r.y - {margin}, width: r.width + 2 * {margin},
+                    height: r.height + 2 * {margin}, scale: 1 }}; }})()"
+            ))
+            .await?;
+        self.capture(path, json!({ "format": "png", "clip": clip }))
+            .await
+    }
+
+    async fn capture(&self, path: &Path, params: Value) -> Result<(), CdpError> {
         let method = "Page.captureScreenshot";
-        let reply = self.call(method, json!({ "format": "png" })).await?;
+        let reply = self.call(method, params).await?;
         let data = str_field(&reply, "data", method)?;
         let png = base64::engine::general_purpose::STANDARD
             .decode(data)
