@@ -49,6 +49,11 @@ async fn page_resumes_with_its_token_and_reconnects_by_itself() {
         )
         .await;
     assert_eq!(paused["lastCloseCode"], 4006, "{paused}");
+    let why = page
+        .eval("document.getElementById('fatal').hidden ? null : document.getElementById('fatal-text').textContent")
+        .await
+        .expect("reading the pause overlay");
+    assert_eq!(why, "This game continues in another tab or window.");
     page.eval("document.getElementById('resume').click()")
         .await
         .expect("clicking Play here");
