@@ -111,6 +111,16 @@ impl Registry {
         Ok(handle)
     }
 
+    /// The rooms running in this process now.
+    pub fn rooms(&self) -> Vec<RoomHandle> {
+        let rooms = self.lock();
+        rooms
+            .values()
+            .filter(|h| !h.tx.is_closed())
+            .cloned()
+            .collect()
+    }
+
     /// Runs a room hydrated from its snapshot, before any player can join it.
     pub fn restore(self: &Arc<Self>, saved: RestoredRoom) -> Result<(), RestoreError> {
         let id = RoomId::parse(&saved.room_id).map_err(|_| RestoreError::InvalidId {

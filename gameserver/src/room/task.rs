@@ -289,7 +289,7 @@ impl Room {
         if let Some(session) = self.sessions.get_mut(player) {
             if session.conn.is_some() {
                 session.send(Outgoing::Close {
-                    code: close::NORMAL,
+                    code: close::REPLACED,
                     reason: "replaced by a newer connection",
                 });
                 session.conn = None;
