@@ -152,12 +152,6 @@ impl Lab {
             }
             Operation::Deregister { zone } => self.set_admin(zone, AdminState::Maint).await?,
             Operation::Register { zone } => self.set_admin(zone, AdminState::Ready).await?,
-            Operation::CloseConnections { zone } => {
-                self.alb
-                    .runtime
-                    .shutdown_sessions(NODES_BACKEND, zone.letter())
-                    .await?
-            }
             Operation::KillRedisPrimary => {
                 let mut redis = self.redis.lock().await;
                 let zone = redis.primary().await?;

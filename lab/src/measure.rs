@@ -48,12 +48,12 @@ pub fn continues(prev: &Tick, next: &Tick) -> bool {
         && next.at.duration_since(prev.at) <= GAP
 }
 
-/// What a player had at a moment: its ship (0: none) and, while it has a
-/// ship, its kills and deaths.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Holding {
-    ship: u32,
-    score: Option<(u32, u32)>,
+/// What a player had at a moment: its ship (0: none) and its kills and
+/// deaths, once a score message or a `killed` told them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Holding {
+    pub ship: u32,
+    pub score: Option<(u32, u32)>,
 }
 
 struct Welcome {
@@ -113,13 +113,25 @@ impl Digest {
                     }
                     d.ticks.push(tick);
                 }
-                Observation::Ship { ship_id } => {
-                    now.ship = ship_id;
-                    if ship_id == 0 {
-                        now.score = None;
+                Observation::Ship { ship_id } => now.ship = ship_id,
+                Observation::Score { kills, deaths } => now.score = Some((kills, deaths)),
+                // Told at the step of the hit, while the score message may
+                // wait a second: without it, a snapshot taken at the hit would
+                // hold a score the player was never shown.
+                Observation::Killed {
+                    victim_ship,
+                    shooter_ship,
+                } if now.ship != 0 => {
+                    if let Some((kills, deaths)) = now.score {
+                        now.score = Some((
+                            kills + u32::from(shooter_ship == now.ship),
+                            deaths + u32::from(victim_ship == now.ship),
+                        ));
+                    }
+                    if victim_ship == now.ship {
+                        now.ship = 0;
                     }
                 }
-                Observation::Score { kills, deaths } => now.score = Some((kills, deaths)),
                 _ => {}
             }
             if now != before || d.holdings.is_empty() {
@@ -166,6 +178,9 @@ pub struct EpisodeOutcome {
     pub resume_step: Option<u32>,
     /// Whether it had an outage at all.
     pub affected: bool,
+    /// What it came back with, and what it had shortly before the outage.
+    pub came_back_with: Option<Holding>,
+    pub had: Vec<Holding>,
 }
 
 /// How far back a resumed player's ship and score may come from: one
@@ -252,6 +267,8 @@ fn episode(
         reset: rejoins.iter().any(|w| !w.resumed),
         resume_step: Some(resume.step),
         affected: true,
+        came_back_with: Some(after),
+        had: held,
     }
 }
 
@@ -276,29 +293,17 @@ fn alive_after(d: &Digest, i: usize, end: Instant) -> bool {
     d.ticks[i..].last().is_some_and(|t| t.at + GAP * 2 >= end) || d.ticks[i].at >= end
 }
 
-/// Its ship and score once resumed: as of `from`, updated by what came in
-/// the next 1.5 s (a score message follows a welcome at once, and comes at
-/// most once a second otherwise).
+/// Its ship as of `from` (the rejoin's welcome names it), and its score as
+/// the first score message after it tells (one follows a welcome at once,
+/// and comes at most once a second otherwise).
 fn holding_after(d: &Digest, from: Instant) -> Holding {
     let until = from + Duration::from_millis(1500);
-    let mut held = d
-        .held_between(from, from)
-        .last()
-        .copied()
-        .unwrap_or(Holding {
-            ship: 0,
-            score: None,
-        });
-    if held.score.is_none() {
-        if let Some(h) = d
-            .held_between(from, until)
-            .into_iter()
-            .find(|h| h.score.is_some())
-        {
-            held = h;
-        }
-    }
-    held
+    let ship = d.held_between(from, from).last().map_or(0, |h| h.ship);
+    let score = d
+        .held_between(from, until)
+        .into_iter()
+        .find_map(|h| h.score);
+    Holding { ship, score }
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -510,6 +515,64 @@ mod tests {
             WINDOW,
         );
         assert!(out[0].same_player && !out[0].same_ship);
+    }
+
+    #[test]
+    fn a_kill_counts_before_its_score_message_comes() {
+        let t0 = Instant::now();
+        let mut items = vec![
+            (0, welcome(7, 12, false)),
+            (
+                10,
+                Observation::Score {
+                    kills: 2,
+                    deaths: 1,
+                },
+            ),
+        ];
+        items.extend(updates(50, 100, 40));
+        // Ship 12 shoots ship 30 at 1900 ms; the node dies before the next score message.
+        items.push((
+            1900,
+            Observation::Killed {
+                victim_ship: 30,
+                shooter_ship: 12,
+            },
+        ));
+        items.push((
+            2020,
+            Observation::Closed {
+                code: None,
+                reason: String::new(),
+            },
+        ));
+        // The snapshot taken at the hit holds 3 kills.
+        items.push((3000, welcome(7, 12, true)));
+        items.push((
+            3001,
+            Observation::Score {
+                kills: 3,
+                deaths: 1,
+            },
+        ));
+        items.extend(updates(3050, 210, 40));
+        let out = analyze(
+            &timeline(t0, &items),
+            &[t0 + Duration::from_millis(2010)],
+            t0 + Duration::from_millis(5000),
+            WINDOW,
+        );
+        assert!(out[0].same_score && out[0].same_ship, "{:?}", out[0]);
+        // A score it never had is not itself.
+        let mut items = items.clone();
+        items.retain(|(ms, _)| *ms != 1900);
+        let out = analyze(
+            &timeline(t0, &items),
+            &[t0 + Duration::from_millis(2010)],
+            t0 + Duration::from_millis(5000),
+            WINDOW,
+        );
+        assert!(!out[0].same_score);
     }
 
     #[test]

@@ -38,11 +38,6 @@ pub enum Operation {
     Register {
         zone: Zone,
     },
-    /// Closes the load balancer's open connections to a node (the end of a
-    /// deregistration delay).
-    CloseConnections {
-        zone: Zone,
-    },
     /// SIGKILL of whichever Redis node is primary; answers its zone.
     KillRedisPrimary,
     /// Brings a Redis node back as a replica of the current primary.

@@ -83,9 +83,8 @@ pub struct FaultPlan {
     pub restart_after: Duration,
     /// Redis partition: how long the node is cut off.
     pub partition: Duration,
-    /// Rolling deploy: how long a deregistered node keeps its connections
-    /// before the load balancer closes them (the deregistration delay, or
-    /// less when no connection is left).
+    /// Rolling deploy: how long ECS waits after deregistering a node before
+    /// it stops it (the deregistration delay; less once no connection is left).
     pub drain: Duration,
 }
 
@@ -190,8 +189,9 @@ pub async fn restore(lab: &LabHandle, after: &Aftermath) -> Result<(), LabError>
     Ok(())
 }
 
-/// The deregistration delay: until the node holds no connection or `limit`
-/// passed; then the load balancer closes what is left.
+/// The deregistration delay: ECS stops a task once its target is unused,
+/// when it holds no connection or `limit` passed. A WebSocket stays open
+/// through it: its players learn of the stop from the node's 4000.
 async fn drain(lab: &LabHandle, zone: Zone, limit: Duration) -> Result<(), LabError> {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -205,9 +205,7 @@ async fn drain(lab: &LabHandle, zone: Zone, limit: Duration) -> Result<(), LabEr
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    lab.execute(Operation::CloseConnections { zone })
-        .await
-        .map(drop)
+    Ok(())
 }
 
 async fn wait_in_service(lab: &LabHandle, zone: Zone) -> Result<(), LabError> {

@@ -1,4 +1,4 @@
-//! What the browser client does after a drop (`static/client.js`, `Net`):
+//! What the browser client does after a drop (`static/js/connection.js`):
 //! reconnect through the load balancer with its sticky cookie and its token,
 //! backing off, and resume as the same player. Each thing the player lives
 //! through is handed to an observer with the moment it happened, so a
@@ -14,7 +14,7 @@ use super::pilot::Pilot;
 use super::{ClientError, Connection, GameClient};
 use crate::protocol::{close, ServerMessage, UpdateKind};
 
-/// A connection from which nothing arrives this long is dead (client.js
+/// A connection from which nothing arrives this long is dead (connection.js
 /// `SILENT_LIMIT_MS`): updates come many times a second.
 const SILENT_LIMIT: Duration = Duration::from_secs(6);
 
@@ -117,6 +117,12 @@ pub enum Observation {
     Ship {
         ship_id: u32,
     },
+    /// `killed`: a missile destroyed a ship (sent at the step of the hit,
+    /// before any score message tells of it).
+    Killed {
+        victim_ship: u32,
+        shooter_ship: u32,
+    },
     /// The connection ended: a close frame's code, or None when it dropped
     /// or fell silent.
     Closed {
@@ -136,14 +142,14 @@ pub struct Observed {
 pub enum Ending {
     /// Told to stop.
     Stopped,
-    /// A 1000 close (another tab took the player over, or a long silence):
-    /// the browser waits for its user instead of retrying.
+    /// A 4006 (another tab took the player over) or a 1000 (the server ended
+    /// a long silence): the browser waits for its user instead of retrying.
     Paused { reason: String },
     /// A close the browser does not retry (protocol error, full, bad name).
     Failed { code: u16, reason: String },
 }
 
-/// Close codes after which the browser gives up (client.js `FATAL_CLOSES`).
+/// Close codes after which the browser gives up (protocol.js `FATAL_CLOSES`).
 fn is_fatal(code: u16) -> bool {
     matches!(
         code,
@@ -327,7 +333,7 @@ fn ended(e: ClientError, see: &mut impl FnMut(Observation)) -> Result<Option<u16
                 reason: reason.clone(),
             });
             match code {
-                Some(close::NORMAL) => Err(Ending::Paused { reason }),
+                Some(close::NORMAL | close::REPLACED) => Err(Ending::Paused { reason }),
                 Some(code) if is_fatal(code) => Err(Ending::Failed { code, reason }),
                 code => Ok(code),
             }
@@ -363,6 +369,14 @@ fn observation_of(message: &ServerMessage, player: u32) -> Option<Observation> {
                 })
         }
         ServerMessage::YourShip { ship_id } => Some(Observation::Ship { ship_id: *ship_id }),
+        ServerMessage::Killed {
+            victim_ship,
+            shooter_ship,
+            ..
+        } => Some(Observation::Killed {
+            victim_ship: *victim_ship,
+            shooter_ship: *shooter_ship,
+        }),
         _ => None,
     }
 }
@@ -418,9 +432,13 @@ mod tests {
             Err(Ending::Paused { .. })
         ));
         assert!(matches!(
+            ended(closed(4006), &mut see),
+            Err(Ending::Paused { .. })
+        ));
+        assert!(matches!(
             ended(closed(4003), &mut see),
             Err(Ending::Failed { code: 4003, .. })
         ));
-        assert_eq!(seen.len(), 4);
+        assert_eq!(seen.len(), 5);
     }
 }

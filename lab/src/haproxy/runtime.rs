@@ -96,13 +96,6 @@ impl Runtime {
             .await
     }
 
-    /// Closes every open connection to a server, as an ALB does when a
-    /// target's deregistration delay ends.
-    pub async fn shutdown_sessions(&self, backend: &str, server: &str) -> Result<(), LabError> {
-        self.expect_silence(&format!("shutdown sessions server {backend}/{server}"))
-            .await
-    }
-
     /// Connections open to a server now.
     pub async fn sessions(&self, backend: &str, server: &str) -> Result<Option<u64>, LabError> {
         let answer = self.call("show stat").await?;
