@@ -339,6 +339,17 @@ mod tests {
         }
     }
 
+    fn score(kills: u32, deaths: u32) -> Observation {
+        Observation::Score { kills, deaths }
+    }
+
+    fn dropped() -> Observation {
+        Observation::Closed {
+            code: None,
+            reason: String::new(),
+        }
+    }
+
     fn update(step: u32) -> Observation {
         Observation::Update { step, full: false }
     }
@@ -354,45 +365,24 @@ mod tests {
         lookback: Duration::from_secs(5),
     };
 
+    /// The one episode of a timeline with a fault at `fault_ms`, observed until `until_ms`.
+    fn outcome(items: &[(u64, Observation)], fault_ms: u64, until_ms: u64) -> EpisodeOutcome {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        analyze(&timeline(t0, items), &[at(fault_ms)], at(until_ms), WINDOW).remove(0)
+    }
+
     #[test]
     fn a_crashed_owner_resumed_from_an_older_snapshot() {
-        let t0 = Instant::now();
-        let mut items = vec![
-            (0, welcome(7, 12, false)),
-            (
-                10,
-                Observation::Score {
-                    kills: 2,
-                    deaths: 1,
-                },
-            ),
-        ];
-        items.extend(updates(50, 100, 40)); // until 2000 ms, step 217
-                                            // Fault at 2010 ms; the socket drops, a rejoin at 3000 ms resumes at step 180.
-        items.push((
-            2020,
-            Observation::Closed {
-                code: None,
-                reason: "reset".into(),
-            },
-        ));
+        let mut items = vec![(0, welcome(7, 12, false)), (10, score(2, 1))];
+        // Updates until 2000 ms, step 217; a fault at 2010 ms, the socket
+        // drops, a rejoin at 3000 ms resumes at step 180.
+        items.extend(updates(50, 100, 40));
+        items.push((2020, dropped()));
         items.push((3000, welcome(7, 12, true)));
-        items.push((
-            3001,
-            Observation::Score {
-                kills: 2,
-                deaths: 1,
-            },
-        ));
+        items.push((3001, score(2, 1)));
         items.extend(updates(3050, 180, 40));
-        let seen = timeline(t0, &items);
-        let out = analyze(
-            &seen,
-            &[t0 + Duration::from_millis(2010)],
-            t0 + Duration::from_millis(5000),
-            WINDOW,
-        );
-        let e = &out[0];
+        let e = outcome(&items, 2010, 5000);
         assert!(
             e.resumed && e.affected && e.same_player && e.same_ship && e.same_score && !e.reset
         );
@@ -404,7 +394,6 @@ mod tests {
 
     #[test]
     fn a_new_player_in_a_fresh_world_is_a_reset() {
-        let t0 = Instant::now();
         let mut items = vec![(0, welcome(7, 12, false))];
         items.extend(updates(50, 900, 20));
         items.push((
@@ -416,30 +405,17 @@ mod tests {
         ));
         items.push((1300, welcome(1, 4, false)));
         items.extend(updates(1350, 3, 40));
-        let out = analyze(
-            &timeline(t0, &items),
-            &[t0 + Duration::from_millis(1050)],
-            t0 + Duration::from_millis(3350),
-            WINDOW,
-        );
-        let e = &out[0];
+        let e = outcome(&items, 1050, 3350);
         assert!(e.reset && !e.same_player && !e.same_ship);
         assert_eq!(e.lost_steps, 957 - 3);
     }
 
     #[test]
     fn a_relayed_player_sees_a_pause_then_an_older_step_on_the_same_socket() {
-        let t0 = Instant::now();
         let mut items = vec![(0, welcome(3, 9, false))];
         items.extend(updates(50, 300, 20)); // last at 1000 ms, step 357
         items.extend(updates(4000, 340, 40)); // takeover from a snapshot at step 340
-        let out = analyze(
-            &timeline(t0, &items),
-            &[t0 + Duration::from_millis(1020)],
-            t0 + Duration::from_millis(6000),
-            WINDOW,
-        );
-        let e = &out[0];
+        let e = outcome(&items, 1020, 6000);
         assert!(e.resumed && e.affected && e.same_player && e.same_ship);
         assert_eq!(e.rejoins, 0);
         assert_eq!(e.wait, Some(Duration::from_millis(2980)));
@@ -448,44 +424,25 @@ mod tests {
 
     #[test]
     fn a_player_whose_stream_stops_did_not_resume() {
-        let t0 = Instant::now();
         let mut items = vec![(0, welcome(3, 9, false))];
         items.extend(updates(50, 300, 20));
-        items.push((
-            1100,
-            Observation::Closed {
-                code: None,
-                reason: String::new(),
-            },
-        ));
+        items.push((1100, dropped()));
         items.push((
             1500,
             Observation::ConnectFailed {
                 error: "503".into(),
             },
         ));
-        let out = analyze(
-            &timeline(t0, &items),
-            &[t0 + Duration::from_millis(1050)],
-            t0 + Duration::from_millis(9000),
-            WINDOW,
-        );
-        assert!(!out[0].resumed);
-        assert_eq!(out[0].resume_step, None);
+        let e = outcome(&items, 1050, 9000);
+        assert!(!e.resumed);
+        assert_eq!(e.resume_step, None);
     }
 
     #[test]
     fn an_untouched_player_resumes_at_once_and_keeps_everything() {
-        let t0 = Instant::now();
         let mut items = vec![(0, welcome(3, 9, false))];
         items.extend(updates(50, 300, 60));
-        let out = analyze(
-            &timeline(t0, &items),
-            &[t0 + Duration::from_millis(1020)],
-            t0 + Duration::from_millis(3050),
-            WINDOW,
-        );
-        let e = &out[0];
+        let e = outcome(&items, 1020, 3050);
         assert!(e.resumed && !e.affected && e.same_player && !e.reset);
         assert_eq!(e.wait, Some(Duration::from_millis(30)));
         assert_eq!(e.lost_steps, 0);
@@ -493,43 +450,21 @@ mod tests {
 
     #[test]
     fn a_ship_from_long_before_the_outage_is_not_itself() {
-        let t0 = Instant::now();
         let mut items = vec![(0, welcome(7, 12, false))];
         items.extend(updates(50, 100, 200)); // until 10 s
         items.push((5000, Observation::Ship { ship_id: 0 }));
         items.push((5100, Observation::Ship { ship_id: 20 }));
-        items.push((
-            10_100,
-            Observation::Closed {
-                code: None,
-                reason: String::new(),
-            },
-        ));
+        items.push((10_100, dropped()));
         // Resumes with ship 12, last held at 5 s: beyond the 5 s lookback from 10 s.
         items.push((10_500, welcome(7, 12, true)));
         items.extend(updates(10_550, 650, 40));
-        let out = analyze(
-            &timeline(t0, &items),
-            &[t0 + Duration::from_millis(10_060)],
-            t0 + Duration::from_millis(12_550),
-            WINDOW,
-        );
-        assert!(out[0].same_player && !out[0].same_ship);
+        let e = outcome(&items, 10_060, 12_550);
+        assert!(e.same_player && !e.same_ship);
     }
 
     #[test]
     fn a_kill_counts_before_its_score_message_comes() {
-        let t0 = Instant::now();
-        let mut items = vec![
-            (0, welcome(7, 12, false)),
-            (
-                10,
-                Observation::Score {
-                    kills: 2,
-                    deaths: 1,
-                },
-            ),
-        ];
+        let mut items = vec![(0, welcome(7, 12, false)), (10, score(2, 1))];
         items.extend(updates(50, 100, 40));
         // Ship 12 shoots ship 30 at 1900 ms; the node dies before the next score message.
         items.push((
@@ -539,40 +474,18 @@ mod tests {
                 shooter_ship: 12,
             },
         ));
-        items.push((
-            2020,
-            Observation::Closed {
-                code: None,
-                reason: String::new(),
-            },
-        ));
+        items.push((2020, dropped()));
         // The snapshot taken at the hit holds 3 kills.
         items.push((3000, welcome(7, 12, true)));
-        items.push((
-            3001,
-            Observation::Score {
-                kills: 3,
-                deaths: 1,
-            },
-        ));
+        items.push((3001, score(3, 1)));
         items.extend(updates(3050, 210, 40));
-        let out = analyze(
-            &timeline(t0, &items),
-            &[t0 + Duration::from_millis(2010)],
-            t0 + Duration::from_millis(5000),
-            WINDOW,
-        );
-        assert!(out[0].same_score && out[0].same_ship, "{:?}", out[0]);
+        let e = outcome(&items, 2010, 5000);
+        assert!(e.same_score && e.same_ship, "{:?}", e);
         // A score it never had is not itself.
         let mut items = items.clone();
         items.retain(|(ms, _)| *ms != 1900);
-        let out = analyze(
-            &timeline(t0, &items),
-            &[t0 + Duration::from_millis(2010)],
-            t0 + Duration::from_millis(5000),
-            WINDOW,
-        );
-        assert!(!out[0].same_score);
+        let e = outcome(&items, 2010, 5000);
+        assert!(!e.same_score);
     }
 
     #[test]

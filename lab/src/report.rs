@@ -101,29 +101,42 @@ pub struct Timeline {
     pub nodes_in_service: Vec<Option<u32>>,
 }
 
+/// Who a player was, before its episodes are weighed.
+pub struct Who {
+    pub index: u32,
+    pub room: String,
+    pub player_id: Option<u32>,
+    pub node_before: Option<Zone>,
+    pub node_after: Option<Zone>,
+    pub ending: String,
+}
+
 impl PlayerRow {
-    pub fn from_episodes(base: PlayerRow) -> PlayerRow {
-        let e = &base.episodes;
+    /// A player's row: its worst episode decides its figures.
+    pub fn new(who: Who, episodes: Vec<EpisodeOutcome>) -> PlayerRow {
+        let e = &episodes;
         let resumed = !e.is_empty() && e.iter().all(|e| e.resumed);
         let itself = resumed
             && e.iter()
                 .all(|e| e.same_player && e.same_ship && e.same_score && !e.reset);
-        let wait_ms = if resumed {
-            e.iter()
-                .filter_map(|e| e.wait)
-                .max()
-                .map(|d| d.as_secs_f64() * 1000.0)
-        } else {
-            None
-        };
+        let wait_ms = resumed
+            .then(|| e.iter().filter_map(|e| e.wait).max())
+            .flatten()
+            .map(|d| d.as_secs_f64() * 1000.0);
         PlayerRow {
+            index: who.index,
+            room: who.room,
+            player_id: who.player_id,
+            node_before: who.node_before,
+            node_after: who.node_after,
             resumed,
             itself,
             wait_ms,
             lost_steps: e.iter().map(|e| e.lost_steps).max().unwrap_or(0),
             missed_steps: e.iter().map(|e| e.missed_steps).max().unwrap_or(0),
             rejoins: e.iter().map(|e| e.rejoins).sum(),
-            ..base
+            ending: who.ending,
+            episodes,
         }
     }
 }
@@ -195,20 +208,17 @@ mod tests {
     use std::time::Duration;
 
     fn row(wait_ms: u64, lost_steps: u32, itself: bool) -> PlayerRow {
-        PlayerRow::from_episodes(PlayerRow {
+        let who = Who {
             index: 0,
             room: "r".into(),
             player_id: Some(1),
             node_before: Some(Zone::A),
             node_after: Some(Zone::B),
-            resumed: false,
-            itself: false,
-            wait_ms: None,
-            lost_steps: 0,
-            missed_steps: 0,
-            rejoins: 0,
             ending: "stopped".into(),
-            episodes: vec![EpisodeOutcome {
+        };
+        PlayerRow::new(
+            who,
+            vec![EpisodeOutcome {
                 resumed: true,
                 wait: Some(Duration::from_millis(wait_ms)),
                 lost_steps,
@@ -218,7 +228,7 @@ mod tests {
                 affected: true,
                 ..EpisodeOutcome::default()
             }],
-        })
+        )
     }
 
     #[test]

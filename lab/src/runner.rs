@@ -16,7 +16,9 @@ use crate::crowd::{room_name, Crowd, CrowdPlan, Recording};
 use crate::error::LabError;
 use crate::measure::{analyze, Window};
 use crate::monitor::{newest_before, regressions, Monitor, SnapshotRead};
-use crate::report::{summarize, MarkAt, PlayerRow, RoomRow, RunSettings, ScenarioReport, Timeline};
+use crate::report::{
+    summarize, MarkAt, PlayerRow, RoomRow, RunSettings, ScenarioReport, Timeline, Who,
+};
 use crate::scenario::{inject, restore, FaultPlan, Mark, Scenario};
 use crate::wait::wait_for;
 use crate::zone::Zone;
@@ -220,7 +222,7 @@ fn build_report(
         .iter()
         .map(|rec| {
             let i = rec.index as usize;
-            PlayerRow::from_episodes(PlayerRow {
+            let who = Who {
                 index: rec.index,
                 room: rec.room.clone(),
                 player_id: rec.seen.iter().find_map(|o| match o.what {
@@ -229,15 +231,9 @@ fn build_report(
                 }),
                 node_before: ev.node_before.get(i).copied().flatten(),
                 node_after: ev.node_after.get(i).copied().flatten(),
-                resumed: false,
-                itself: false,
-                wait_ms: None,
-                lost_steps: 0,
-                missed_steps: 0,
-                rejoins: 0,
                 ending: ending_text(&rec.ending),
-                episodes: analyze(&rec.seen, &faults, ev.until, ev.window),
-            })
+            };
+            PlayerRow::new(who, analyze(&rec.seen, &faults, ev.until, ev.window))
         })
         .collect();
     let rooms_detail: Vec<RoomRow> = ev
