@@ -14,8 +14,11 @@
 //! - game time lost: the steps the player had seen that the resumed world
 //!   no longer has (the last step before, minus the first step after);
 //! - itself: every rejoin answered with its own player id and "resumed", and
-//!   its ship, kills and deaths after resuming ones it had in the lookback
-//!   window before the outage (a resumed world is an older snapshot of it).
+//!   its ship, kills and deaths after resuming explained by a state it had in
+//!   the lookback window before the outage: the resumed world is an older
+//!   snapshot of its world, which may have run on while the player was away,
+//!   so its ship is that one or was destroyed (0), and its kills and deaths
+//!   are those or more (a fresh world gives a new ship and a zeroed score).
 
 use std::time::Duration;
 
@@ -253,6 +256,8 @@ fn episode(
     let base = start.min(before.at);
     let held = d.held_between(base.checked_sub(window.lookback).unwrap_or(base), before.at);
     let after = holding_after(d, rejoins.last().map_or(resume.at, |w| w.at));
+    // Resumed past everything it had seen: the world ran on while it was away.
+    let ran_on = resume.step >= seen_before;
     EpisodeOutcome {
         resumed: alive_after(d, last, end),
         wait: Some(resume.at.duration_since(start.max(before.at))),
@@ -260,10 +265,8 @@ fn episode(
         missed_steps: resume.step.saturating_sub(before.step),
         rejoins: rejoins.len() as u32,
         same_player: rejoins.iter().all(|w| w.player == player && w.resumed),
-        same_ship: held.iter().any(|h| h.ship == after.ship),
-        same_score: after
-            .score
-            .is_none_or(|s| held.iter().any(|h| h.score == Some(s))),
+        same_ship: ship_explained(&held, &after, ran_on),
+        same_score: score_explained(&held, &after, ran_on),
         reset: rejoins.iter().any(|w| !w.resumed),
         resume_step: Some(resume.step),
         affected: true,
@@ -286,6 +289,35 @@ fn undisturbed(d: &Digest, start: Instant, end: Instant) -> EpisodeOutcome {
         same_score: true,
         ..EpisodeOutcome::default()
     }
+}
+
+/// Its ship is one it had; in a world that ran on, it may also have been
+/// destroyed meanwhile (0).
+fn ship_explained(held: &[Holding], after: &Holding, ran_on: bool) -> bool {
+    (ran_on && after.ship == 0) || held.iter().any(|h| h.ship == after.ship)
+}
+
+/// Its kills and deaths are ones it had; in a world that ran on, they may
+/// have grown from those (none fewer, and a lost ship counted as a death).
+/// Unknown scores (no ship, hence no score row) cannot contradict.
+fn score_explained(held: &[Holding], after: &Holding, ran_on: bool) -> bool {
+    let Some((k1, d1)) = after.score else {
+        return true;
+    };
+    let mut known = held
+        .iter()
+        .filter_map(|h| Some((h.ship, h.score?)))
+        .peekable();
+    if known.peek().is_none() {
+        return true;
+    }
+    known.any(|(ship, (k0, d0))| {
+        if ran_on {
+            k1 >= k0 && d1 >= d0 && (after.ship == ship || d1 > d0)
+        } else {
+            (k1, d1) == (k0, d0)
+        }
+    })
 }
 
 /// The stream that resumed at tick `i` still runs at the end of the window.
@@ -486,6 +518,28 @@ mod tests {
         items.retain(|(ms, _)| *ms != 1900);
         let e = outcome(&items, 2010, 5000);
         assert!(!e.same_score);
+    }
+
+    #[test]
+    fn a_ship_destroyed_while_away_is_still_itself_but_a_lost_kill_is_not() {
+        let mut items = vec![(0, welcome(7, 12, false)), (10, score(4, 2))];
+        items.extend(updates(50, 100, 40));
+        items.push((2020, dropped()));
+        // The world ran on for 3 s; a bot destroyed the waiting ship.
+        items.push((5000, welcome(7, 0, true)));
+        items.extend(updates(5050, 400, 40));
+        items.push((5100, Observation::Ship { ship_id: 31 }));
+        items.push((5200, score(4, 3)));
+        let e = outcome(&items, 2010, 7000);
+        assert!(e.same_ship && e.same_score, "{e:?}");
+        assert_eq!((e.lost_steps, e.missed_steps), (0, 400 - 217));
+        // Kills never go down in a world that ran on.
+        let last = items.len() - 1;
+        items[last] = (5200, score(3, 3));
+        assert!(!outcome(&items, 2010, 7000).same_score);
+        // A ship lost without a death counted is not explained either.
+        items[last] = (5200, score(4, 2));
+        assert!(!outcome(&items, 2010, 7000).same_score);
     }
 
     #[test]

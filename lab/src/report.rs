@@ -91,6 +91,14 @@ pub struct PlayerRow {
     pub rejoins: u32,
     pub ending: String,
     pub episodes: Vec<EpisodeOutcome>,
+    /// Its connections' story: joins, closes, failed connects.
+    pub events: Vec<EventAt>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EventAt {
+    pub at_ms: f64,
+    pub what: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]
@@ -109,6 +117,7 @@ pub struct Who {
     pub node_before: Option<Zone>,
     pub node_after: Option<Zone>,
     pub ending: String,
+    pub events: Vec<EventAt>,
 }
 
 impl PlayerRow {
@@ -137,6 +146,7 @@ impl PlayerRow {
             rejoins: e.iter().map(|e| e.rejoins).sum(),
             ending: who.ending,
             episodes,
+            events: who.events,
         }
     }
 }
@@ -215,6 +225,7 @@ mod tests {
             node_before: Some(Zone::A),
             node_after: Some(Zone::B),
             ending: "stopped".into(),
+            events: Vec::new(),
         };
         PlayerRow::new(
             who,

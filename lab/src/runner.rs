@@ -17,7 +17,7 @@ use crate::error::LabError;
 use crate::measure::{analyze, Window};
 use crate::monitor::{newest_before, regressions, Monitor, SnapshotRead};
 use crate::report::{
-    summarize, MarkAt, PlayerRow, RoomRow, RunSettings, ScenarioReport, Timeline, Who,
+    summarize, EventAt, MarkAt, PlayerRow, RoomRow, RunSettings, ScenarioReport, Timeline, Who,
 };
 use crate::scenario::{inject, restore, FaultPlan, Mark, Scenario};
 use crate::wait::wait_for;
@@ -232,6 +232,7 @@ fn build_report(
                 node_before: ev.node_before.get(i).copied().flatten(),
                 node_after: ev.node_after.get(i).copied().flatten(),
                 ending: ending_text(&rec.ending),
+                events: events(rec, ev.t0),
             };
             PlayerRow::new(who, analyze(&rec.seen, &faults, ev.until, ev.window))
         })
@@ -365,6 +366,34 @@ fn timeline(
             .collect(),
         nodes_in_service,
     }
+}
+
+/// The connection events of a player, for the JSON: what a person reads
+/// to see why a player came back late or not as itself.
+fn events(rec: &Recording, t0: Instant) -> Vec<EventAt> {
+    rec.seen
+        .iter()
+        .filter_map(|o| {
+            let what = match &o.what {
+                Observation::Welcome {
+                    player_id,
+                    ship_id,
+                    resumed,
+                    step,
+                } => format!(
+                    "welcome: player {player_id}, ship {ship_id}, resumed {resumed}, step {step}"
+                ),
+                Observation::Closed { code, reason } => format!("closed {code:?} {reason}"),
+                Observation::ConnectFailed { error } => format!("connect failed: {error}"),
+                Observation::Refused { code, message } => format!("refused {code}: {message}"),
+                _ => return None,
+            };
+            Some(EventAt {
+                at_ms: o.at.duration_since(t0).as_secs_f64() * 1000.0,
+                what,
+            })
+        })
+        .collect()
 }
 
 fn ending_text(ending: &Ending) -> String {
