@@ -151,7 +151,13 @@ impl Lab {
                 tracing::info!(%zone, ?status, "node stopped");
             }
             Operation::Deregister { zone } => self.set_admin(zone, AdminState::Maint).await?,
-            Operation::Register { zone } => self.set_admin(zone, AdminState::Ready).await?,
+            Operation::Register { zone } => {
+                self.alb
+                    .runtime
+                    .mark_unchecked(NODES_BACKEND, zone.letter())
+                    .await?;
+                self.set_admin(zone, AdminState::Ready).await?
+            }
             Operation::KillRedisPrimary => {
                 let mut redis = self.redis.lock().await;
                 let zone = redis.primary().await?;

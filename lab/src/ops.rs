@@ -34,7 +34,8 @@ pub enum Operation {
     Deregister {
         zone: Zone,
     },
-    /// Puts a node back; HAProxy routes to it once its checks pass.
+    /// Registers a node again: like a new ALB target it gets traffic once the
+    /// healthy threshold of checks has passed.
     Register {
         zone: Zone,
     },

@@ -96,6 +96,14 @@ impl Runtime {
             .await
     }
 
+    /// Marks a server's checks as failed: it takes traffic again once
+    /// `rise` checks in a row pass, as a newly registered ALB target leaves
+    /// its initial state after the healthy threshold.
+    pub async fn mark_unchecked(&self, backend: &str, server: &str) -> Result<(), LabError> {
+        self.expect_silence(&format!("set server {backend}/{server} health down"))
+            .await
+    }
+
     /// Connections open to a server now.
     pub async fn sessions(&self, backend: &str, server: &str) -> Result<Option<u64>, LabError> {
         let answer = self.call("show stat").await?;
