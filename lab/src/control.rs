@@ -143,9 +143,9 @@ impl LabHandle {
 }
 
 fn unexpected(op: &str, reply: &Reply) -> LabError {
-    LabError::Control {
-        path: PathBuf::new(),
-        detail: format!("{op} answered {reply:?}"),
+    LabError::UnexpectedReply {
+        op: op.to_string(),
+        reply: format!("{reply:?}"),
     }
 }
 

@@ -55,6 +55,8 @@ pub enum LabError {
     RedisUp(Zone),
     #[error("no redis primary is known: {0}")]
     NoPrimary(String),
+    #[error("the lab answered {op} with {reply}")]
+    UnexpectedReply { op: String, reply: String },
     #[error("the lab's control socket {}: {detail}", path.display())]
     Control { path: PathBuf, detail: String },
 }

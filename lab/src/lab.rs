@@ -107,13 +107,13 @@ impl Lab {
         Ok(lab)
     }
 
-    pub fn info(&self) -> LabInfo {
+    pub async fn info(&self) -> LabInfo {
         LabInfo {
             http_url: format!("http://{}/", self.alb.addr),
             ws_url: format!("ws://{}/ws", self.alb.addr),
             redis_url: format!("redis://{}", self.endpoint.addr),
             nodes: self.node_addrs.clone(),
-            redis_nodes: Vec::new(),
+            redis_nodes: self.redis.lock().await.data_ports(),
             load_balancer: self.lb.clone(),
             failover: self.options.failover.clone(),
             redispatch: self.options.redispatch,
@@ -128,11 +128,7 @@ impl Lab {
             _ => tracing::info!(?op, "lab"),
         }
         match op {
-            Operation::Describe => {
-                let mut info = self.info();
-                info.redis_nodes = self.redis.lock().await.data_ports();
-                return Ok(Reply::Info(info));
-            }
+            Operation::Describe => return Ok(Reply::Info(self.info().await)),
             Operation::Status => return Ok(Reply::Status(self.status().await?)),
             Operation::KillNode { zone } => self.with_node(zone, |n| n.kill()).await?,
             Operation::StartNode { zone } => {

@@ -154,7 +154,7 @@ async fn main() -> anyhow::Result<()> {
 async fn up(args: &LabArgs, port: u16, dir: &Path) -> anyhow::Result<()> {
     let lab = Arc::new(start_lab(args, dir, (port != 0).then_some(port)).await?);
     let server = control::serve(lab.clone(), dir)?;
-    let info = lab.info();
+    let info = lab.info().await;
     println!("spaaace-lab: the lab is up");
     println!("  play:      {}?room=NAME", info.http_url);
     for (zone, addr) in &info.nodes {

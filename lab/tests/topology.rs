@@ -20,7 +20,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 async fn the_balancer_pins_a_browser_and_the_endpoint_follows_a_failover() {
     let dir = ScratchDir::new("topology");
     let lab = start(&dir).await;
-    let info = lab.info();
+    let info = lab.info().await;
 
     // A first visit gets a cookie naming a node; presenting it keeps that node.
     let (conn, cookie) = Connection::connect_with_cookie(&info.ws_url, None)
