@@ -15,9 +15,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::GameServer;
 use gameserver::client::{Event, GameClient};
-use gameserver::persist::{quarantine_key, room_key, Envelope, PlayerRecord, TokenHash};
+use gameserver::persist::{quarantine_key, room_key, Envelope, PlayerRecord};
 use gameserver::protocol::{close, ServerMessage};
 use gameserver::sim::{Input, SimConfig, World};
+use gameserver::token::TokenHash;
 use redis::Commands;
 use redis_server::RedisServer;
 
