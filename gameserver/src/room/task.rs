@@ -63,6 +63,8 @@ pub struct Room {
     /// None when Redis is disabled.
     snapshots: Option<SnapshotClock>,
     lease: LeaseView,
+    /// The newest epoch the room held its lease under.
+    last_epoch: Option<u64>,
     /// Set when the room woke from a pause: nothing goes out until Redis
     /// confirms, for a request sent after this, that the room is still ours.
     held_since: Option<Instant>,
@@ -100,6 +102,7 @@ impl Room {
             score_dirty: true,
             last_score_step: 0,
             empty_since: Some(Instant::now()),
+            last_epoch: lease.epoch(),
             lease,
             held_since: None,
             remote: Vec::new(),
@@ -219,7 +222,9 @@ impl Room {
         tracing::warn!(room = %self.id, gap_ms = gap.as_millis() as u64, "room woke from a pause past its lease: confirming it is still this node's before sending more");
         self.held_since = Some(now);
         self.host.confirm_lease(&self.id);
-        let epoch = self.lease.epoch();
+        // Under the epoch it last held, even if it already heard it lost the
+        // room: the fence, not this node, decides.
+        let epoch = self.lease.epoch().or(self.last_epoch);
         if let Some(snapshots) = self.snapshots.as_mut() {
             snapshots.take(self.id.as_str(), &self.world, &self.sessions, now, epoch);
         }
@@ -272,6 +277,7 @@ impl Room {
         self.flush_remote();
         let t6 = self.lap(Phase::Encode, lap);
         let epoch = self.lease.epoch();
+        self.last_epoch = epoch.or(self.last_epoch);
         if let Some(snapshots) = self.snapshots.as_mut() {
             snapshots.tick(self.id.as_str(), &self.world, &self.sessions, now, epoch);
             self.lap(Phase::Snapshot, t6);

@@ -2,7 +2,10 @@
 //! loopback port and kills it when dropped.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod forwarder;
 mod listener;
+pub mod play;
 
 use listener::listens;
 
@@ -31,6 +34,26 @@ impl GameServer {
 
     pub fn start_on(port: u16, args: &[&str], envs: &[(&str, &str)]) -> GameServer {
         Self::launch(Some(port), args, envs, Stdio::inherit)
+    }
+
+    /// Several servers started at the same moment (each with its own
+    /// environment), waited for together.
+    pub fn start_together(envs: &[Vec<(&str, &str)>]) -> Vec<GameServer> {
+        let mut servers: Vec<GameServer> = envs
+            .iter()
+            .map(|envs| Self::spawn(free_port(), &[], envs, Stdio::inherit()))
+            .collect();
+        for (server, envs) in servers.iter_mut().zip(envs) {
+            if let Err(exit) = server.wait_listening(Duration::from_secs(20)) {
+                // Another test took the port first: this one starts again.
+                eprintln!(
+                    "gameserver could not listen on {} ({exit}); trying another port",
+                    server.port
+                );
+                *server = Self::launch(None, &[], envs, Stdio::inherit);
+            }
+        }
+        servers
     }
 
     /// Like `start`, with the server's log (stderr) written to `log`.
