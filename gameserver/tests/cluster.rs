@@ -2,7 +2,8 @@
 //! tasks behind a load balancer: one world per room whichever node a player
 //! lands on; kill -9 and SIGSTOP of an owner; three nodes starting at once on
 //! saved rooms; a rolling restart; a Redis primary switched to its replica
-//! and back behind a moving address.
+//! and back behind a moving address; a room started while Redis was out of
+//! reach yielding to the saved one.
 
 mod common;
 #[path = "common/redis.rs"]
@@ -530,4 +531,54 @@ async fn a_redis_primary_switched_to_its_replica_and_back_while_playing() {
         assert_eq!(b.role("swap"), Some(("relay".into(), "node-a".into())));
         assert_eq!(holder(new, "swap").map(|h| h.0), Some("node-a".into()));
     }
+}
+
+#[tokio::test]
+async fn a_room_started_while_redis_was_out_of_reach_yields_to_the_saved_one() {
+    let redis = RedisServer::start();
+    let endpoint = Forwarder::start(redis.port);
+    let a = Node::start(&endpoint.url(), "node-a", &[]);
+    // The node loses Redis; meanwhile another node's snapshot of "lost" is there.
+    endpoint.point_to(common::free_port());
+    endpoint.cut();
+    wait_until("/health to see Redis gone", || a.get("/health").0 == 503).await;
+    let _: () = redis
+        .connection()
+        .set(room_key("lost"), saved_room("lost", "token-old"))
+        .unwrap();
+
+    // Players still play: the room starts without its lease.
+    let mut newcomer = GameClient::join(&a.ws_url(), "lost", "", "").await.unwrap();
+    assert!(!newcomer.view.welcome.resumed);
+    assert!(
+        newcomer.view.welcome.step < 600,
+        "it cannot have read the saved world"
+    );
+    play_a_little(&mut newcomer, LIMIT).await;
+    assert_eq!(
+        a.get("/ready").0,
+        200,
+        "a Redis outage takes no node out of the load balancer"
+    );
+    assert_eq!(a.role("lost").map(|r| r.0), Some("provisional".into()));
+
+    // Redis is back: the saved world wins, the newcomer is sent to it.
+    endpoint.point_to(redis.port);
+    let (_, code) = newcomer.conn.events_until_close(LIMIT).await.unwrap();
+    assert_eq!(code, Some(close::SERVER_RESTARTING));
+    let old = GameClient::join(&a.ws_url(), "lost", "", "token-old")
+        .await
+        .unwrap();
+    assert!(old.view.welcome.resumed, "the saved player resumes");
+    assert!(old.view.welcome.step >= 600);
+    wait_until("the saved world's snapshots", || {
+        saved(&redis, "lost").is_some_and(|e| e.epoch.is_some())
+    })
+    .await;
+    let kept = saved(&redis, "lost").unwrap();
+    assert!(
+        kept.snapshot.step_count() >= 600,
+        "the fresh world overwrote the saved one"
+    );
+    assert_eq!(a.role("lost").map(|r| r.0), Some("owner".into()));
 }

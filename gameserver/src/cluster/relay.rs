@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -19,7 +20,7 @@ use super::bus::{RelayInput, Route, RELAY_INBOX};
 use super::wire::{commands_channel, events_channel, FromOwner, ToOwner};
 use super::{Cluster, Registry};
 use crate::names::RoomId;
-use crate::persist::{Loaded, Taken};
+use crate::persist::{Loaded, StoreError, Taken};
 use crate::protocol::{close, kind, ServerMessage};
 use crate::room::{
     Command, ConnId, JoinError, Joined, Joiner, Outbox, Outgoing, Peer, RemoteEvent, RemoteUpdate,
@@ -138,6 +139,9 @@ impl Relay {
     ) -> RelayEnd {
         let mut beat = tokio::time::interval(PRESENCE_INTERVAL);
         let mut last_beat = Instant::now();
+        // The lease is looked at on its own task: the owner's updates keep
+        // flowing to the players meanwhile.
+        let mut polling: Option<JoinHandle<Result<Taken, StoreError>>> = None;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return self.stop(),
@@ -146,8 +150,14 @@ impl Relay {
                     None => return self.stop(),
                 },
                 Some(input) = self.inbox.recv() => self.on_input(input),
-                _ = tokio::time::sleep_until(self.poll_at) => {
-                    if let Some((epoch, loaded)) = self.poll().await {
+                _ = tokio::time::sleep_until(self.poll_at), if polling.is_none() => {
+                    let (cluster, room) = (self.cluster.clone(), self.room.clone());
+                    polling = Some(tokio::spawn(async move { cluster.take(&room).await }));
+                }
+                taken = async { polling.as_mut().expect("guarded by is_some").await }, if polling.is_some() => {
+                    polling = None;
+                    let taken = taken.unwrap_or_else(|e| Err(self.cluster.store.unexpected("looking at the lease", e.to_string())));
+                    if let Some((epoch, loaded)) = self.polled(taken) {
                         return self.take_over(epoch, loaded);
                     }
                 }
@@ -410,11 +420,10 @@ impl Relay {
         }
     }
 
-    /// Looks at the lease: takes the room if it is free (Some: this node
-    /// owns it now), follows a new owner.
-    async fn poll(&mut self) -> Option<(u64, Loaded)> {
+    /// What the lease said: the room was free and is this node's now
+    /// (Some), or another node holds it (followed if it is a new one).
+    fn polled(&mut self, taken: Result<Taken, StoreError>) -> Option<(u64, Loaded)> {
         let now = Instant::now();
-        let taken = self.cluster.take(&self.room).await;
         match taken {
             Err(e) => {
                 tracing::debug!(room = %self.room, error = %e, "lease check failed");

@@ -14,6 +14,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::io::tcp::socket2::TcpKeepalive;
+use redis::io::tcp::TcpSettings;
 use redis::{Client, ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind};
 use tokio::sync::watch;
 
@@ -120,6 +122,7 @@ impl RedisStore {
             let settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(settings);
         }
+        info = info.set_tcp_settings(tcp_settings());
         let client = Client::open(info).map_err(invalid)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
@@ -371,6 +374,21 @@ impl RedisStore {
             }),
         }
     }
+}
+
+/// No Nagle delay (relayed updates are small and latency counts), and a
+/// peer that stops answering (a zone lost, packets dropped) ends the
+/// connection within seconds, so it reconnects, instead of hanging for
+/// the kernel's default of minutes.
+fn tcp_settings() -> TcpSettings {
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(5))
+        .with_interval(Duration::from_secs(2))
+        .with_retries(3);
+    TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(keepalive)
+        .set_user_timeout(Duration::from_secs(10))
 }
 
 fn is_read_only(e: &RedisError) -> bool {

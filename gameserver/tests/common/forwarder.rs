@@ -7,13 +7,15 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 
 pub struct Forwarder {
     pub port: u16,
     target: Arc<AtomicU16>,
     stopped: Arc<AtomicBool>,
+    /// Both ends of every connection piped so far.
+    open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Forwarder {
@@ -22,7 +24,8 @@ impl Forwarder {
         let port = listener.local_addr().unwrap().port();
         let target = Arc::new(AtomicU16::new(target));
         let stopped = Arc::new(AtomicBool::new(false));
-        let (to, stop) = (target.clone(), stopped.clone());
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (to, stop, piped) = (target.clone(), stopped.clone(), open.clone());
         thread::spawn(move || {
             for client in listener.incoming() {
                 if stop.load(Ordering::Relaxed) {
@@ -31,6 +34,12 @@ impl Forwarder {
                 let Ok(client) = client else { continue };
                 let port = to.load(Ordering::Relaxed);
                 if let Ok(upstream) = TcpStream::connect(("127.0.0.1", port)) {
+                    let mut open = piped.lock().unwrap();
+                    open.extend(
+                        [client.try_clone(), upstream.try_clone()]
+                            .into_iter()
+                            .flatten(),
+                    );
                     pipe(client, upstream);
                 }
             }
@@ -39,6 +48,14 @@ impl Forwarder {
             port,
             target,
             stopped,
+            open,
+        }
+    }
+
+    /// Drops every connection made so far (a network cut).
+    pub fn cut(&self) {
+        for stream in self.open.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 
