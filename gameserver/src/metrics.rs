@@ -285,7 +285,11 @@ impl Metrics {
             );
         }
         let gauges = [
-            ("spaaace_rooms", "Rooms running.", self.rooms.get()),
+            (
+                "spaaace_rooms",
+                "Rooms on this node: run here or relayed to their owner.",
+                self.rooms.get(),
+            ),
             (
                 "spaaace_players",
                 "Players in rooms, connected or within reconnect grace.",

@@ -222,7 +222,8 @@ async fn a_new_owner_starts_above_the_epoch_of_the_snapshot_when_the_counter_was
         .del(&[lease_key("r"), epoch_key("r")])
         .unwrap();
 
-    let Taken::Owned { epoch: new, loaded } = take(&store, &b, "r", TTL).await.unwrap() else {
+    let Taken::Owned { epoch: new, loaded } = take(&store, &b, "r", TTL, true).await.unwrap()
+    else {
         panic!("b should own the room");
     };
     assert!(matches!(loaded, Loaded::Restored(_)));

@@ -32,8 +32,7 @@ use wire::{events_channel, FromOwner};
 use crate::metrics::Metrics;
 use crate::names::RoomId;
 use crate::persist::{
-    self, Acquired, Fence, Loaded, OnRefused, RedisStore, SnapshotWriter, StoreError, Taken,
-    WriterOptions,
+    self, Fence, OnRefused, RedisStore, SnapshotWriter, StoreError, Taken, WriterOptions,
 };
 use crate::room::NodeName;
 
@@ -111,32 +110,8 @@ impl Cluster {
     /// Takes `room` for this node (loading its snapshot when hydration is
     /// on) unless another node holds it.
     pub async fn take(&self, room: &RoomId) -> Result<Taken, StoreError> {
-        if self.hydrate {
-            return persist::take(&self.store, &self.fence, room.as_str(), self.grace).await;
-        }
-        match self
-            .store
-            .acquire(&self.fence, room.as_str(), 0, false)
-            .await?
-        {
-            Acquired::Won { epoch } => Ok(Taken::Owned {
-                epoch,
-                loaded: Loaded::Nothing,
-            }),
-            Acquired::Held {
-                node,
-                epoch,
-                expires_in,
-            } => Ok(Taken::Held {
-                node,
-                epoch,
-                expires_in,
-            }),
-            Acquired::Saved => Err(self.store.unexpected(
-                &format!("taking the lease of room {room}"),
-                "answered 'saved' to a plain acquire",
-            )),
-        }
+        let (store, fence) = (&self.store, &self.fence);
+        persist::take(store, fence, room.as_str(), self.grace, self.hydrate).await
     }
 
     /// The end of a drain: the final snapshots land, then every lease goes

@@ -106,13 +106,14 @@ pub fn restore(envelope: Envelope, grace: Duration, now: SystemTime) -> Restored
 }
 
 /// Takes room `room_id` for this node unless another node holds it, and
-/// loads its snapshot. The epoch ends up above the one in the snapshot too,
-/// in case a failover lost the counter.
+/// (with `hydrate`) loads its snapshot. The epoch ends up above the one in
+/// the snapshot too, in case a failover lost the counter.
 pub async fn take(
     store: &RedisStore,
     fence: &Fence,
     room_id: &str,
     grace: Duration,
+    hydrate: bool,
 ) -> Result<Taken, StoreError> {
     let epoch = match store.acquire(fence, room_id, 0, false).await? {
         Acquired::Won { epoch } => epoch,
@@ -129,6 +130,10 @@ pub async fn take(
         }
         Acquired::Saved => unreachable_saved(store, room_id)?,
     };
+    if !hydrate {
+        let loaded = Loaded::Nothing;
+        return Ok(Taken::Owned { epoch, loaded });
+    }
     let loaded = load(store, room_id, grace).await?;
     let floor = match &loaded {
         Loaded::Restored(room) => room.epoch.unwrap_or(0),
@@ -199,7 +204,7 @@ pub async fn claim_saved(
 ) -> Result<Hydration, StoreError> {
     let mut hydration = Hydration::default();
     for room_id in store.saved_room_ids().await? {
-        match take(store, fence, &room_id, grace).await? {
+        match take(store, fence, &room_id, grace, true).await? {
             Taken::Owned {
                 epoch,
                 loaded: Loaded::Restored(room),

@@ -3,11 +3,16 @@
 //! endpoints that say what it does for each room.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use gameserver::client::GameClient;
+use gameserver::persist::{lease_key, room_key, Envelope};
+use gameserver::protocol::{ServerMessage, UpdateKind};
+use redis::Commands;
+
+use super::play::update_step;
 use super::GameServer;
 
 /// Any wait that should take well under a second, or a lease or two.
@@ -60,7 +65,7 @@ impl Node {
 
     /// (status, body); (0, "") when the node does not answer.
     pub fn get(&self, path: &str) -> (u16, String) {
-        get(self.server.port, path)
+        super::try_get(self.server.port, path)
     }
 
     /// This node's role for `room` in /cluster ("owner", "relay", ...) and the owner it names.
@@ -142,23 +147,45 @@ pub async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    let mut response = String::new();
-    if stream.write_all(request.as_bytes()).is_err()
-        || stream.read_to_string(&mut response).is_err()
-    {
-        return (0, String::new());
+/// The room's saved envelope, in whichever Redis `conn` reaches.
+pub fn saved(conn: &mut redis::Connection, room: &str) -> Option<Envelope> {
+    let value: Option<Vec<u8>> = conn.get(room_key(room)).ok()?;
+    value.map(|v| Envelope::decode(room, &v).expect("a node's own snapshot decodes"))
+}
+
+/// The node and epoch the room's lease names.
+pub fn holder(conn: &mut redis::Connection, room: &str) -> Option<(String, u64)> {
+    let lease: BTreeMap<String, String> = conn.hgetall(lease_key(room)).ok()?;
+    Some((
+        lease.get("node")?.clone(),
+        lease.get("epoch")?.parse().ok()?,
+    ))
+}
+
+/// Reads until nothing arrives for a while (a stopped server sends nothing);
+/// returns the newest step seen.
+pub async fn drain(c: &mut GameClient) -> u32 {
+    while let Ok(m) = tokio::time::timeout(Duration::from_millis(400), c.pump()).await {
+        m.expect("the socket stays open");
     }
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
+    c.view.world.step
+}
+
+/// Pumps until an update arrives; every update's step goes into `steps`.
+pub async fn next_update(c: &mut GameClient, steps: &mut Vec<u32>) -> (u32, UpdateKind) {
+    let m = c
+        .pump_until(LIMIT, |_, m| update_step(m).is_some())
+        .await
+        .expect("an update");
+    let ServerMessage::Update { body, .. } = m else {
+        unreachable!()
+    };
+    steps.push(body.step);
+    (body.step, body.kind)
+}
+
+pub fn never_back(steps: &[u32], who: &str) {
+    if let Some(w) = steps.windows(2).find(|w| w[1] < w[0]) {
+        panic!("{who} saw the game go back from step {} to {}", w[0], w[1]);
+    }
 }

@@ -10,28 +10,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+
+mod events;
 
 use super::bus::{RelayInput, Route, RELAY_INBOX};
 use super::wire::{commands_channel, events_channel, FromOwner, ToOwner};
 use super::{Cluster, Registry};
 use crate::names::RoomId;
 use crate::persist::{Loaded, StoreError, Taken};
-use crate::protocol::{close, kind, ServerMessage};
+use crate::protocol::close;
 use crate::room::{
-    Command, ConnId, JoinError, Joined, Joiner, Outbox, Outgoing, Peer, RemoteEvent, RemoteUpdate,
-    RoomStats, CONTROL_RESERVE, PRESENCE_INTERVAL,
+    Command, ConnId, JoinError, Joined, Joiner, Outbox, Outgoing, Peer, RoomStats,
+    PRESENCE_INTERVAL,
 };
 use crate::sim::PlayerId;
 
 /// A join no owner answered within this is refused (the client retries).
 const JOIN_WAIT: Duration = Duration::from_secs(10);
 /// A player the owner leaves out of its updates this long is joined again.
-const MISSING_LIMIT: Duration = Duration::from_secs(1);
+pub(super) const MISSING_LIMIT: Duration = Duration::from_secs(1);
 /// An empty relay lingers this long before it stops.
 const EMPTY_LINGER: Duration = Duration::from_secs(2);
 /// After the owner's lease runs out, look again this much later.
@@ -44,7 +45,7 @@ pub struct Owner {
     pub epoch: u64,
 }
 
-struct Relayed {
+pub(super) struct Relayed {
     player: PlayerId,
     joiner: Joiner,
     /// The highest input seq forwarded: carried across a takeover.
@@ -285,141 +286,6 @@ impl Relay {
         }
     }
 
-    fn on_event(&mut self, event: RemoteEvent) {
-        match event {
-            RemoteEvent::Joined { conn, result } => self.joined(conn, result),
-            RemoteEvent::ToConn { conn, message } => self.deliver(conn, message),
-            RemoteEvent::ToAll(frame) => {
-                for p in self.players.values() {
-                    if let Some(out) = outbox(&p.joiner) {
-                        let _ = out.try_send(Outgoing::Frame(frame.clone()));
-                    }
-                }
-            }
-            RemoteEvent::Update {
-                delta,
-                full,
-                players,
-            } => self.update(&delta, full.as_ref(), &players),
-        }
-    }
-
-    fn joined(&mut self, conn: ConnId, result: Result<Joined, JoinError>) {
-        let Some(pending) = self.pending.remove(&conn) else {
-            return;
-        };
-        match (result, pending.reply) {
-            (Ok(joined), reply) => {
-                let last_seq = pending.joiner.rejoin.unwrap_or(0);
-                let mut joiner = pending.joiner;
-                if !joined.resumed {
-                    // From here on the player is known by the token its welcome gave it.
-                    joiner.tokens.presented = Some(joiner.tokens.fresh);
-                    if let Some(texts) = joiner.tokens.texts.as_mut() {
-                        texts.presented = Some(texts.fresh.clone());
-                    }
-                }
-                self.players.insert(
-                    conn,
-                    Relayed {
-                        player: joined.player,
-                        joiner,
-                        last_seq,
-                        waiting_full: false,
-                        missing_since: None,
-                    },
-                );
-                if let Some(reply) = reply {
-                    let _ = reply.send(Ok(joined));
-                }
-            }
-            (Err(e), Some(reply)) => {
-                let _ = reply.send(Err(e));
-            }
-            (Err(e), None) => {
-                tracing::warn!(room = %self.room, error = %e, "a player could not be moved to the room's new owner: it reconnects");
-                send_away(&pending.joiner);
-            }
-        }
-    }
-
-    fn deliver(&mut self, conn: ConnId, message: Outgoing) {
-        let joiner = match (self.players.get(&conn), self.pending.get(&conn)) {
-            (Some(p), _) => &p.joiner,
-            (None, Some(p)) => &p.joiner,
-            (None, None) => return,
-        };
-        let message = match message {
-            Outgoing::Frame(frame) if frame.first() == Some(&kind::WELCOME) => {
-                Outgoing::Frame(with_token(frame, joiner))
-            }
-            other => other,
-        };
-        let closing = matches!(message, Outgoing::Close { .. });
-        if let Some(out) = outbox(joiner) {
-            let _ = out.try_send(message);
-        }
-        if closing {
-            self.players.remove(&conn);
-            self.pending.remove(&conn);
-        }
-    }
-
-    /// The delta (or, where the owner says so, the full body) to each of
-    /// this node's players it names; one whose socket cannot take it waits
-    /// for a full update, asked of the owner.
-    fn update(&mut self, delta: &Bytes, full: Option<&Bytes>, listed: &[RemoteUpdate]) {
-        let now = Instant::now();
-        let mut need_full = Vec::new();
-        for p in self.players.values_mut() {
-            p.missing_since = Some(p.missing_since.unwrap_or(now));
-        }
-        for entry in listed {
-            let Some(p) = self.players.get_mut(&entry.conn) else {
-                continue;
-            };
-            p.missing_since = None;
-            let body = match (entry.full, full) {
-                (true, Some(full)) => full,
-                (true, None) => continue,
-                (false, _) if p.waiting_full => continue,
-                (false, _) => delta,
-            };
-            let queued = outbox(&p.joiner).is_some_and(|out| {
-                out.capacity() > CONTROL_RESERVE
-                    && out
-                        .try_send(Outgoing::Update {
-                            last_input_seq: entry.last_input_seq,
-                            body: body.clone(),
-                        })
-                        .is_ok()
-            });
-            p.waiting_full = !queued;
-            if queued {
-                self.last_step = self.last_step.max(step_of(body));
-            } else {
-                need_full.push(entry.conn);
-            }
-        }
-        if !need_full.is_empty() {
-            self.send(ToOwner::NeedFull { conns: need_full });
-        }
-        let missing: Vec<ConnId> = self
-            .players
-            .iter()
-            .filter(|(_, p)| {
-                p.missing_since
-                    .is_some_and(|t| now.duration_since(t) > MISSING_LIMIT)
-            })
-            .map(|(conn, _)| *conn)
-            .collect();
-        for conn in missing {
-            if let Some(p) = self.players.remove(&conn) {
-                self.move_player(p);
-            }
-        }
-    }
-
     /// What the lease said: the room was free and is this node's now
     /// (Some), or another node holds it (followed if it is a new one).
     fn polled(&mut self, taken: Result<Taken, StoreError>) -> Option<(u64, Loaded)> {
@@ -483,7 +349,7 @@ impl Relay {
         self.resend_pending();
     }
 
-    fn move_player(&mut self, p: Relayed) {
+    pub(super) fn move_player(&mut self, p: Relayed) {
         let joiner = moved(p.joiner, p.last_seq);
         self.ask_to_join(joiner, None);
     }
@@ -554,7 +420,7 @@ impl Relay {
         RelayEnd::Stopped
     }
 
-    fn send(&self, message: ToOwner) {
+    pub(super) fn send(&self, message: ToOwner) {
         let channel = commands_channel(&self.room);
         self.cluster
             .publisher
@@ -584,7 +450,7 @@ fn next_poll(now: Instant, expires_in: Duration, ttl: Duration) -> Instant {
 }
 
 /// The socket of a join (a relay only ever holds joins of its own sockets).
-fn outbox(joiner: &Joiner) -> Option<&Outbox> {
+pub(super) fn outbox(joiner: &Joiner) -> Option<&Outbox> {
     match &joiner.peer {
         Peer::Local(outbox) => Some(outbox),
         Peer::Remote(_) => None,
@@ -606,26 +472,4 @@ pub fn send_away(joiner: &Joiner) {
             reason: crate::room::MOVED,
         });
     }
-}
-
-/// The owner leaves the token out of a relayed welcome; the node that holds
-/// the socket writes it in.
-fn with_token(frame: Bytes, joiner: &Joiner) -> Bytes {
-    let Ok(ServerMessage::Welcome(mut welcome)) = ServerMessage::decode(&frame) else {
-        return frame;
-    };
-    let texts = joiner.tokens.texts.as_ref();
-    welcome.token = match (welcome.resumed, texts) {
-        (true, Some(t)) => t.presented.clone().unwrap_or_default(),
-        (false, Some(t)) => t.fresh.clone(),
-        (_, None) => String::new(),
-    };
-    Bytes::from(ServerMessage::Welcome(welcome).encode())
-}
-
-/// The step an update body describes (its first four bytes).
-fn step_of(body: &[u8]) -> u64 {
-    body.get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, |b: [u8; 4]| u64::from(u32::from_le_bytes(b)))
 }
