@@ -240,3 +240,37 @@ async fn relayed_players_share_one_publication_per_update() {
         "joiners get a full body first"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_relayed_join_heard_twice_makes_one_player_and_the_same_answer() {
+    let f = start_room();
+    let node = NodeName::from("other-node");
+    for _ in 0..2 {
+        let command = Command::Join {
+            joiner: joiner(42, Peer::Remote(node.clone())),
+            reply: gameserver::room::JoinReply::Remote,
+        };
+        f.handle.try_send(command).unwrap();
+        run_for(3).await;
+    }
+    let answers: Vec<(u32, bool)> = f
+        .host
+        .published
+        .lock()
+        .unwrap()
+        .iter()
+        .flatten()
+        .filter_map(|e| match e {
+            RemoteEvent::Joined { result: Ok(j), .. } => Some((j.player, j.resumed)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0], answers[1], "the same player, told the same");
+    assert!(
+        !answers[0].1,
+        "a new player, whose welcome carries the fresh token"
+    );
+    let stats = f.handle.stats().await.unwrap();
+    assert_eq!(stats.players, 1);
+}

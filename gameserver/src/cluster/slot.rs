@@ -67,7 +67,7 @@ pub async fn run(
                 }),
                 Start::Fresh => resolve(&cluster, handle.id()).await,
             };
-            clustered(&registry, &cluster, &handle, rx, &role, first).await;
+            clustered(&registry, &cluster, &handle, rx, role, first).await;
         }
     }
     registry.forget(&handle);
@@ -79,23 +79,20 @@ async fn clustered(
     cluster: &Arc<Cluster>,
     handle: &RoomHandle,
     mut rx: mpsc::Receiver<Command>,
-    role: &Mutex<SlotRole>,
+    role: Arc<Mutex<SlotRole>>,
     mut next: Next,
 ) {
     let cancel = registry.cancel.child_token();
     let id = handle.id();
     loop {
         match next {
-            Next::Own(owned) => return own(registry, cluster, handle, rx, role, owned).await,
+            Next::Own(owned) => return own(registry, cluster, handle, rx, &role, owned).await,
             Next::Relay { owner, expires_in } => {
-                *lock_role(role) = SlotRole::Relay {
-                    owner: owner.node.clone(),
-                    epoch: owner.epoch,
-                };
                 let relay = Relay::start(
                     id.clone(),
                     cluster.clone(),
                     registry.clone(),
+                    role.clone(),
                     owner,
                     expires_in,
                 )

@@ -19,22 +19,29 @@ pub const REPLACED: &str = "replaced by a newer connection";
 
 impl Room {
     pub(super) fn join(&mut self, joiner: Joiner, now: Instant) -> Result<Joined, JoinError> {
-        let known = joiner
+        let by_conn = self.sessions.player_of(joiner.conn);
+        let by_token = joiner
             .tokens
             .presented
             .and_then(|hash| self.sessions.player_with_token(&hash));
-        let (player, resumed) = match known {
-            Some(player) => {
+        let (player, resumed) = match (by_conn, by_token) {
+            // The same join again (a relaying node did not hear the answer):
+            // the same answer.
+            (Some(player), _) => (
+                player,
+                !self.sessions.has_token(player, &joiner.tokens.fresh),
+            ),
+            (None, Some(player)) => {
                 self.replace_connection(player, joiner.conn, now);
                 (player, true)
             }
-            None if joiner.rejoin.is_some() => {
+            (None, None) if joiner.rejoin.is_some() => {
                 return Err(JoinError::Unavailable {
                     room: self.id.clone(),
                     why: "the player's token is not known to the room's new owner".into(),
                 })
             }
-            None => (self.add_player(&joiner)?, false),
+            (None, None) => (self.add_player(&joiner)?, false),
         };
         let ship = self.world.player(player).and_then(|p| p.ship).unwrap_or(0);
         let welcome = joiner.rejoin.is_none().then(|| {

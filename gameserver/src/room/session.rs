@@ -149,6 +149,13 @@ impl Sessions {
         self.by_token.get(hash).copied()
     }
 
+    /// Whether `player` is known by `hash`.
+    pub fn has_token(&self, player: PlayerId, hash: &TokenHash) -> bool {
+        self.by_player
+            .get(&player)
+            .is_some_and(|s| &s.token_hash == hash)
+    }
+
     pub fn insert(&mut self, player: PlayerId, session: Session) {
         self.by_token.insert(session.token_hash, player);
         self.by_player.insert(player, session);

@@ -64,17 +64,31 @@ pub async fn hunt(hunter: &mut GameClient, prey: u32, limit: Duration) {
     }
 }
 
-/// Five inputs, then waits until an update acknowledges the last of them.
+/// Five inputs, then waits until an update acknowledges the last of them,
+/// sending one more now and then as a held key would (an input lost on
+/// the way, say while Redis fails over, is not waited for in vain).
 pub async fn play_a_little(c: &mut GameClient, limit: Duration) {
+    let deadline = tokio::time::Instant::now() + limit;
     let mut last = 0;
     for _ in 0..5 {
         last = c.send_input(FIRE_THRUST).await.unwrap();
     }
-    c.pump_until(limit, |v, m| {
-        matches!(m, ServerMessage::Update { .. }) && v.last_input_seq >= last
-    })
-    .await
-    .expect("inputs were never acknowledged");
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        assert!(!left.is_zero(), "inputs were never acknowledged");
+        let acked = c
+            .pump_until(left.min(Duration::from_millis(500)), |v, m| {
+                matches!(m, ServerMessage::Update { .. }) && v.last_input_seq >= last
+            })
+            .await;
+        match acked {
+            Ok(_) => return,
+            Err(gameserver::client::ClientError::Timeout(_)) => {
+                last = c.send_input(FIRE_THRUST).await.unwrap();
+            }
+            Err(e) => panic!("while playing: {e}"),
+        }
+    }
 }
 
 /// The step of an update message.

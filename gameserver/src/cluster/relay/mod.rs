@@ -7,7 +7,7 @@
 //! way their sockets stay open: a short pause, then a full update.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 mod events;
 
 use super::bus::{RelayInput, Route, RELAY_INBOX};
+use super::registry::{lock_role, SlotRole};
 use super::wire::{commands_channel, events_channel, FromOwner, ToOwner};
 use super::{Cluster, Registry};
 use crate::names::RoomId;
@@ -31,6 +32,10 @@ use crate::sim::PlayerId;
 
 /// A join no owner answered within this is refused (the client retries).
 const JOIN_WAIT: Duration = Duration::from_secs(10);
+/// An unanswered join is sent again this often (pub/sub may lose it, and a
+/// node that just took a room over may not listen yet); the owner answers
+/// a join it already took with the same answer.
+const JOIN_RESEND: Duration = Duration::from_secs(1);
 /// A player the owner leaves out of its updates this long is joined again.
 pub(super) const MISSING_LIMIT: Duration = Duration::from_secs(1);
 /// An empty relay lingers this long before it stops.
@@ -59,6 +64,7 @@ struct Pending {
     /// None: a player being moved to a new owner (no one waits for it).
     reply: Option<oneshot::Sender<Result<Joined, JoinError>>>,
     since: Instant,
+    sent: Instant,
 }
 
 /// A join to hand to the room this node now runs.
@@ -85,6 +91,8 @@ pub struct Relay {
     room: RoomId,
     cluster: Arc<Cluster>,
     registry: Arc<Registry>,
+    /// What `/cluster` says of this room on this node.
+    role: Arc<Mutex<SlotRole>>,
     owner: Owner,
     inbox: mpsc::Receiver<RelayInput>,
     players: HashMap<ConnId, Relayed>,
@@ -105,6 +113,7 @@ impl Relay {
         room: RoomId,
         cluster: Arc<Cluster>,
         registry: Arc<Registry>,
+        role: Arc<Mutex<SlotRole>>,
         owner: Owner,
         expires_in: Duration,
     ) -> Relay {
@@ -116,11 +125,12 @@ impl Relay {
         cluster.bus.subscribe(events_channel(&room), route).await;
         tracing::info!(room = %room, owner = %owner.node, epoch = owner.epoch, "relaying room owned by another node");
         let now = Instant::now();
-        Relay {
+        let relay = Relay {
             poll_at: next_poll(now, expires_in, cluster.fence.lease_ttl),
             room,
             cluster,
             registry,
+            role,
             owner,
             inbox,
             players: HashMap::new(),
@@ -130,7 +140,16 @@ impl Relay {
             last_step: 0,
             empty_since: None,
             counted: 0,
-        }
+        };
+        relay.show_owner();
+        relay
+    }
+
+    fn show_owner(&self) {
+        *lock_role(&self.role) = SlotRole::Relay {
+            owner: self.owner.node.clone(),
+            epoch: self.owner.epoch,
+        };
     }
 
     pub async fn run(
@@ -155,9 +174,14 @@ impl Relay {
                     let (cluster, room) = (self.cluster.clone(), self.room.clone());
                     polling = Some(tokio::spawn(async move { cluster.take(&room).await }));
                 }
-                taken = async { polling.as_mut().expect("guarded by is_some").await }, if polling.is_some() => {
+                taken = async { polling.as_mut().expect("guarded by is_some").await },
+                    if polling.is_some() =>
+                {
                     polling = None;
-                    let taken = taken.unwrap_or_else(|e| Err(self.cluster.store.unexpected("looking at the lease", e.to_string())));
+                    let taken = taken.unwrap_or_else(|e| {
+                        let store = &self.cluster.store;
+                        Err(store.unexpected("looking at the lease", e.to_string()))
+                    });
                     if let Some((epoch, loaded)) = self.polled(taken) {
                         return self.take_over(epoch, loaded);
                     }
@@ -235,6 +259,18 @@ impl Relay {
         joiner: Joiner,
         reply: Option<oneshot::Sender<Result<Joined, JoinError>>>,
     ) {
+        self.send_join(&joiner);
+        let now = Instant::now();
+        let pending = Pending {
+            joiner,
+            reply,
+            since: now,
+            sent: now,
+        };
+        self.pending.insert(pending.joiner.conn, pending);
+    }
+
+    fn send_join(&self, joiner: &Joiner) {
         self.send(ToOwner::Join {
             node: self.cluster.node.clone(),
             conn: joiner.conn,
@@ -243,12 +279,6 @@ impl Relay {
             fresh: joiner.tokens.fresh,
             rejoin: joiner.rejoin,
         });
-        let pending = Pending {
-            joiner,
-            reply,
-            since: Instant::now(),
-        };
-        self.pending.insert(pending.joiner.conn, pending);
     }
 
     fn on_input(&mut self, input: RelayInput) {
@@ -306,6 +336,7 @@ impl Relay {
                 if owner != self.owner {
                     tracing::info!(room = %self.room, owner = %owner.node, epoch, "room has a new owner: moving its players there");
                     self.owner = owner;
+                    self.show_owner();
                     self.last_seq = None;
                     self.move_players();
                 }
@@ -361,7 +392,7 @@ impl Relay {
         }
     }
 
-    /// The heartbeat, and joins that waited too long.
+    /// The heartbeat; joins sent again, or refused when they waited too long.
     fn beat(&mut self, now: Instant) {
         let mut conns: Vec<ConnId> = self.players.keys().copied().collect();
         conns.extend(
@@ -375,6 +406,18 @@ impl Relay {
                 node: self.cluster.node.clone(),
                 conns,
             });
+        }
+        let unanswered: Vec<Joiner> = self
+            .pending
+            .values_mut()
+            .filter(|p| now.duration_since(p.sent) >= JOIN_RESEND)
+            .map(|p| {
+                p.sent = now;
+                p.joiner.clone()
+            })
+            .collect();
+        for joiner in &unanswered {
+            self.send_join(joiner);
         }
         let late: Vec<ConnId> = self
             .pending
