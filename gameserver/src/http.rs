@@ -1,5 +1,5 @@
-//! The HTTP surface: the browser client, the WebSocket upgrade, /health,
-//! /ready, /metrics and /cluster.
+//! The HTTP surface: the browser client, the room list, the WebSocket upgrade,
+//! /health, /ready, /metrics and /cluster.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -16,9 +16,9 @@ use tokio::sync::Semaphore;
 use crate::net::{self, NetContext};
 use crate::persist::{RedisHealth, RedisStore, SnapshotWriter};
 use crate::ready::Readiness;
+use crate::room_list::RoomList;
+use crate::static_files;
 
-const INDEX_HTML: &str = include_str!("../static/index.html");
-const CLIENT_JS: &str = include_str!("../static/client.js");
 /// tungstenite's own bound on what it buffers; the protocol's 256-byte limit
 /// is checked per frame so that the client gets close code 1009.
 const WS_BUFFER_LIMIT: usize = 64 * 1024;
@@ -39,9 +39,9 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/", get(index))
-        .route("/client.js", get(client_js))
+    let room_list = Arc::new(RoomList::new(state.net.registry.clone()));
+    static_files::routes()
+        .route("/rooms", get(rooms).with_state(room_list))
         .route("/ws", get(websocket))
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -50,24 +50,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn index() -> Response {
-    static_file(INDEX_HTML, "text/html; charset=utf-8")
-}
-
-async fn client_js() -> Response {
-    static_file(CLIENT_JS, "text/javascript; charset=utf-8")
-}
-
-fn static_file(body: &'static str, content_type: &'static str) -> Response {
-    let mut response = body.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+async fn rooms(State(list): State<Arc<RoomList>>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        list.json().await.to_string(),
+    )
+        .into_response()
 }
 
 async fn websocket(

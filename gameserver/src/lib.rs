@@ -17,6 +17,8 @@ pub mod persist;
 pub mod protocol;
 pub mod ready;
 pub mod room;
+pub mod room_list;
 pub mod server;
 pub mod sim;
+pub mod static_files;
 pub mod token;

@@ -283,7 +283,7 @@ async fn a_newer_connection_with_the_token_replaces_the_older_one() {
         matches!(
             closed,
             Err(ClientError::Closed {
-                code: Some(1000),
+                code: Some(4006),
                 ..
             })
         ),

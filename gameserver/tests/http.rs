@@ -24,13 +24,22 @@ fn serves_the_client_health_and_metrics() {
         Some("text/html; charset=utf-8")
     );
     assert_eq!(body, include_str!("../static/index.html"));
-    let (status, headers, body) = http_get(server.port, "/client.js");
+    // Browsers run a module only when it is served as JavaScript.
+    let (status, headers, body) = http_get(server.port, "/js/main.js");
     assert_eq!(status, 200);
     assert_eq!(
         header(&headers, "content-type"),
         Some("text/javascript; charset=utf-8")
     );
-    assert_eq!(body, include_str!("../static/client.js"));
+    assert_eq!(body, include_str!("../static/js/main.js"));
+    let (status, headers, _) = http_get(server.port, "/style.css");
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/css; charset=utf-8")
+    );
+    assert_eq!(http_get(server.port, "/js/nope.js").0, 404);
+    assert_eq!(http_get(server.port, "/static/js/main.js").0, 404);
 
     let (status, headers, body) = http_get(server.port, "/health");
     assert_eq!(
@@ -39,6 +48,46 @@ fn serves_the_client_health_and_metrics() {
     );
     assert_eq!(header(&headers, "content-type"), Some("application/json"));
     assert_eq!(http_get(server.port, "/nope").0, 404);
+}
+
+#[tokio::test]
+async fn rooms_lists_ids_and_connected_players_only() {
+    let server = GameServer::start(&["--bots", "2"], &[]);
+    let url = server.ws_url();
+    let (status, headers, body) = http_get(server.port, "/rooms");
+    assert_eq!((status, body.as_str()), (200, r#"{"rooms":[]}"#));
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let _a1 = GameClient::join(&url, "alpha", "Ann", "").await.unwrap();
+    let _b1 = GameClient::join(&url, "beta", "Bob", "").await.unwrap();
+    let b2 = GameClient::join(&url, "beta", "Bea", "").await.unwrap();
+    // The empty listing above is kept for a second: wait for a fresh one.
+    rooms_become(
+        server.port,
+        r#"{"rooms":[{"id":"beta","players":2},{"id":"alpha","players":1}]}"#,
+    )
+    .await;
+    // A dropped player waits out its grace in the room, but is no longer counted.
+    drop(b2);
+    rooms_become(
+        server.port,
+        r#"{"rooms":[{"id":"alpha","players":1},{"id":"beta","players":1}]}"#,
+    )
+    .await;
+}
+
+async fn rooms_become(port: u16, expected: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, _, body) = http_get(port, "/rooms");
+        if body == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "/rooms says {body}, not {expected}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 //! with SIGKILL and started again, and the page reconnects by itself and shows
 //! the same player, ship, name and score, the ship where the game left it.
 
-// Shared with the client engineer's browser tests; this one uses part of it.
+// Shared with the browser tests; this one uses part of it.
 #[allow(dead_code)]
 mod cdp;
 mod common;
@@ -49,10 +49,7 @@ fn num(v: &Value, pointer: &str) -> f64 {
 }
 
 async fn state(page: &Page, what: &str, condition: &str) -> Value {
-    let expression = format!(
-        "(() => {{ const s = window.spaaace && window.spaaace.state(); return s && ({condition}) ? s : null; }})()"
-    );
-    page.wait_for(what, &expression, LIMIT).await
+    page.wait_for_state(what, condition, LIMIT).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -215,6 +215,16 @@ impl Registry {
         rooms
     }
 
+    /// The queues of this node's rooms (each answers `stats` itself, or,
+    /// relayed, for this node's players of it).
+    pub fn handles(&self) -> Vec<RoomHandle> {
+        self.lock()
+            .values()
+            .map(|slot| slot.handle.clone())
+            .filter(|handle| !handle.is_closed())
+            .collect()
+    }
+
     /// `/cluster`: this node's rooms, each with its owner.
     pub fn listing_json(&self, node: Option<&str>) -> String {
         #[derive(Serialize)]

@@ -42,5 +42,7 @@ pub mod close {
     pub const FULL: u16 = 4003;
     pub const INVALID_ROOM_OR_NAME: u16 = 4004;
     pub const UNSUPPORTED_VERSION: u16 = 4005;
+    /// Another connection presented this player's token: the client should not reconnect.
+    pub const REPLACED: u16 = 4006;
     pub const INTERNAL_ERROR: u16 = 1011;
 }

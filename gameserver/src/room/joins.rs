@@ -133,7 +133,7 @@ impl Room {
         if session.conn().is_some_and(|c| c.id != conn) {
             session.send(
                 Outgoing::Close {
-                    code: close::NORMAL,
+                    code: close::REPLACED,
                     reason: REPLACED,
                 },
                 &mut self.remote,

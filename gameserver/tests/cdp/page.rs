@@ -46,15 +46,43 @@ const KEYS: &[Key] = &[
         code: "Enter",
         key_code: 13,
     },
+    Key {
+        key: "m",
+        code: "KeyM",
+        key_code: 77,
+    },
 ];
 
 impl Page {
     /// Opens a new tab of the browser at `browser_ws_url` with a `width` x `height` viewport.
     pub async fn open(browser_ws_url: &str, width: u32, height: u32) -> Result<Page, CdpError> {
+        Self::open_in(browser_ws_url, width, height, false).await
+    }
+
+    /// As `open`, in a context of its own (as another person's browser: no
+    /// cookies or storage shared with the other tabs).
+    pub async fn open_isolated(
+        browser_ws_url: &str,
+        width: u32,
+        height: u32,
+    ) -> Result<Page, CdpError> {
+        Self::open_in(browser_ws_url, width, height, true).await
+    }
+
+    async fn open_in(
+        browser_ws_url: &str,
+        width: u32,
+        height: u32,
+        isolated: bool,
+    ) -> Result<Page, CdpError> {
         let conn = Arc::new(Connection::open(browser_ws_url).await?);
-        let target = conn
-            .call(None, "Target.createTarget", json!({ "url": "about:blank" }))
-            .await?;
+        let mut params = json!({ "url": "about:blank" });
+        if isolated {
+            let method = "Target.createBrowserContext";
+            let context = conn.call(None, method, json!({})).await?;
+            params["browserContextId"] = json!(str_field(&context, "browserContextId", method)?);
+        }
+        let target = conn.call(None, "Target.createTarget", params).await?;
         let target_id = str_field(&target, "targetId", "Target.createTarget")?;
         let attached = conn
             .call(
@@ -140,6 +168,15 @@ impl Page {
         }
     }
 
+    /// Waits until the Spaaace client's debug state (`window.spaaace.state()`)
+    /// satisfies `condition`, a JavaScript expression over `s`, and returns it.
+    pub async fn wait_for_state(&self, what: &str, condition: &str, limit: Duration) -> Value {
+        let expression = format!(
+            "(() => {{ const s = window.spaaace && window.spaaace.state(); return s && ({condition}) ? s : null; }})()"
+        );
+        self.wait_for(what, &expression, limit).await
+    }
+
     /// Sends a key press or release ("keyDown" / "keyUp") as the keyboard would.
     pub async fn key(&self, kind: &str, key: &str) -> Result<(), CdpError> {
         let k = KEYS
@@ -177,9 +214,87 @@ impl Page {
         Ok(())
     }
 
+    /// A left click at (x, y) in CSS pixels, as the mouse would: a user gesture.
+    pub async fn click(&self, x: f64, y: f64) -> Result<(), CdpError> {
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Clicks the middle of the element `selector` matches.
+    pub async fn click_on(&self, selector: &str) -> Result<(), CdpError> {
+        let quoted = serde_json::to_string(selector).unwrap_or_default();
+        let at = self
+            .eval(&format!(
+                "(() => {{ const el = document.querySelector({quoted}); if (!el || el.hidden) return null;
+                  const r = el.getBoundingClientRect(); return {{ x: r.x + r.width / 2, y: r.y + r.height / 2 }}; }})()"
+            ))
+            .await?;
+        let (Some(x), Some(y)) = (at["x"].as_f64(), at["y"].as_f64()) else {
+            return Err(CdpError::Command {
+                method: "Input.dispatchMouseEvent".into(),
+                message: format!("no visible element matches {selector}"),
+            });
+        };
+        self.click(x, y).await
+    }
+
+    /// Types `text` into the focused element, as an input method would.
+    pub async fn insert_text(&self, text: &str) -> Result<(), CdpError> {
+        self.call("Input.insertText", json!({ "text": text }))
+            .await?;
+        Ok(())
+    }
+
+    /// Lets the page at `origin` write and read the clipboard without asking,
+    /// and treats it as focused (headless has no window focus; the clipboard needs it).
+    pub async fn allow_clipboard(&self, origin: &str) -> Result<(), CdpError> {
+        self.conn
+            .call(
+                None,
+                "Browser.grantPermissions",
+                json!({ "origin": origin, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"] }),
+            )
+            .await?;
+        self.call(
+            "Emulation.setFocusEmulationEnabled",
+            json!({ "enabled": true }),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn screenshot(&self, path: &Path) -> Result<(), CdpError> {
+        self.capture(path, json!({ "format": "png" })).await
+    }
+
+    /// A screenshot of the element `selector` matches, with `margin` CSS pixels around it.
+    pub async fn screenshot_of(
+        &self,
+        selector: &str,
+        margin: f64,
+        path: &Path,
+    ) -> Result<(), CdpError> {
+        let quoted = serde_json::to_string(selector).unwrap_or_default();
+        let clip = self
+            .eval(&format!(
+                "(() => {{ const r = document.querySelector({quoted}).getBoundingClientRect();
+                  return {{ x: r.x - {margin}, y: r.y - {margin}, width: r.width + 2 * {margin},
+                    height: r.height + 2 * {margin}, scale: 1 }}; }})()"
+            ))
+            .await?;
+        self.capture(path, json!({ "format": "png", "clip": clip }))
+            .await
+    }
+
+    async fn capture(&self, path: &Path, params: Value) -> Result<(), CdpError> {
         let method = "Page.captureScreenshot";
-        let reply = self.call(method, json!({ "format": "png" })).await?;
+        let reply = self.call(method, params).await?;
         let data = str_field(&reply, "data", method)?;
         let png = base64::engine::general_purpose::STANDARD
             .decode(data)

@@ -72,7 +72,7 @@ fn event_batches_round_trip_with_their_bodies() {
             RemoteEvent::ToConn {
                 conn: 5,
                 message: Outgoing::Close {
-                    code: 1000,
+                    code: crate::protocol::close::REPLACED,
                     reason: crate::room::REPLACED,
                 },
             },
@@ -101,7 +101,7 @@ fn event_batches_round_trip_with_their_bodies() {
         matches!(&events[1], RemoteEvent::Joined { result: Err(JoinError::RoomFull(r)), .. } if r == &room())
     );
     assert!(
-        matches!(&events[2], RemoteEvent::ToConn { message: Outgoing::Close { code: 1000, reason }, .. } if *reason == crate::room::REPLACED)
+        matches!(&events[2], RemoteEvent::ToConn { message: Outgoing::Close { code: 4006, reason }, .. } if *reason == crate::room::REPLACED)
     );
     let RemoteEvent::Update {
         delta,
