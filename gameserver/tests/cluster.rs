@@ -1,7 +1,8 @@
 //! Several real `gameserver` processes on one real redis-server, as ECS
 //! tasks behind a load balancer, playing: one world per room whichever node
-//! a player lands on; kill -9 and SIGSTOP of a room's owner; a room started
-//! while Redis was out of reach yielding to the saved one.
+//! a player lands on; kill -9 and SIGSTOP of a room's owner; Redis out of
+//! reach of every node for longer than a lease; a room started while Redis
+//! was out of reach yielding to the saved one.
 //! (Starting, deploying and failing Redis over: tests/cluster_ops.rs.)
 
 mod common;
@@ -297,4 +298,57 @@ async fn a_room_started_while_redis_was_out_of_reach_yields_to_the_saved_one() {
         "the fresh world overwrote the saved one"
     );
     assert_eq!(a.role("lost").map(|r| r.0), Some("owner".into()));
+}
+
+#[tokio::test]
+async fn when_redis_comes_back_after_a_long_outage_each_room_stays_with_its_owner() {
+    let redis = RedisServer::start();
+    // Each node reaches Redis through its own path, so one can be given it back first.
+    let (to_a, to_b) = (Forwarder::start(redis.port), Forwarder::start(redis.port));
+    let settings = [("LEASE_TTL_MS", "2000")];
+    let a = Node::start(&to_a.url(), "node-a", &settings);
+    let b = Node::start(&to_b.url(), "node-b", &settings);
+    let mut ann = GameClient::join(&a.ws_url(), "outage", "Ann", "")
+        .await
+        .unwrap();
+    let mut bob = GameClient::join(&b.ws_url(), "outage", "Bob", "")
+        .await
+        .unwrap();
+    play_a_little(&mut ann, LIMIT).await;
+    play_a_little(&mut bob, LIMIT).await;
+    let before = holder(&mut redis.connection(), "outage").unwrap();
+
+    // Every node loses Redis for longer than the lease (a failover).
+    for path in [&to_a, &to_b] {
+        path.point_to(common::free_port());
+        path.cut();
+    }
+    wait_until("both nodes to see Redis gone", || {
+        a.get("/health").0 == 503 && b.get("/health").0 == 503
+    })
+    .await;
+    // The owner's own player plays on meanwhile.
+    let at = ann.view.world.step;
+    ann.pump_until(LIMIT, |v, _| v.world.step > at + 180)
+        .await
+        .expect("the room stood still without Redis");
+
+    // The relaying node reaches Redis first and finds the lease run out; it
+    // does not take the room from an owner that may only be cut off.
+    to_b.point_to(redis.port);
+    wait_until("Redis back for the relaying node", || {
+        b.get("/health").0 == 200
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    // The owner comes back: it renews its lapsed lease, epoch unchanged.
+    to_a.point_to(redis.port);
+    wait_until("Redis back for the owner", || a.get("/health").0 == 200).await;
+    play_a_little(&mut ann, LIMIT).await;
+    play_a_little(&mut bob, LIMIT).await;
+    assert_eq!(holder(&mut redis.connection(), "outage"), Some(before));
+    assert_eq!(a.role("outage"), Some(("owner".into(), "node-a".into())));
+    assert_eq!(b.role("outage").map(|r| r.0), Some("relay".into()));
+    assert_eq!(a.metric("spaaace_lease_losses_total"), 0.0);
+    assert_eq!(b.metric("spaaace_takeovers_total"), 0.0);
 }

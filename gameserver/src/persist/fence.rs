@@ -219,6 +219,30 @@ impl RedisStore {
         }
     }
 
+    /// Who holds `room`'s lease, under which epoch and for how much longer,
+    /// without taking it.
+    pub async fn holder(&self, room: &str) -> Result<Option<(String, u64, Duration)>, StoreError> {
+        let op = format!("reading the lease of room {room}");
+        let key = lease_key(room);
+        let ((node, epoch), pttl): ((Option<String>, Option<u64>), i64) = self
+            .run(&op, |mut conn| async move {
+                redis::pipe()
+                    .cmd("HMGET")
+                    .arg(&key)
+                    .arg("node")
+                    .arg("epoch")
+                    .cmd("PTTL")
+                    .arg(&key)
+                    .query_async(&mut conn)
+                    .await
+            })
+            .await?;
+        let expires_in = Duration::from_millis(u64::try_from(pttl).unwrap_or(0));
+        Ok(node
+            .zip(epoch)
+            .map(|(node, epoch)| (node, epoch, expires_in)))
+    }
+
     /// Renews every lease in `leases` (room, epoch) in one round trip; false
     /// where the room is no longer this node's.
     pub async fn renew(

@@ -40,6 +40,9 @@ const JOIN_RESEND: Duration = Duration::from_secs(1);
 pub(super) const MISSING_LIMIT: Duration = Duration::from_secs(1);
 /// An empty relay lingers this long before it stops.
 const EMPTY_LINGER: Duration = Duration::from_secs(2);
+/// An owner sends its relayed players an update several times a second;
+/// this long without a word, they join again.
+const OWNER_SILENCE: Duration = PRESENCE_INTERVAL.saturating_mul(3);
 /// After the owner's lease runs out, look again this much later.
 const EXPIRY_MARGIN: Duration = Duration::from_millis(10);
 
@@ -103,6 +106,10 @@ pub struct Relay {
     /// The newest step its players saw.
     last_step: u64,
     poll_at: Instant,
+    /// Redis did not answer the last look at the lease: the next one only
+    /// reads it, so an owner that was cut off too takes its lapsed lease
+    /// back (unchanged epoch) before this node would take the room from it.
+    after_outage: bool,
     empty_since: Option<Instant>,
     counted: u64,
 }
@@ -127,6 +134,7 @@ impl Relay {
         let now = Instant::now();
         let relay = Relay {
             poll_at: next_poll(now, expires_in, cluster.fence.lease_ttl),
+            after_outage: false,
             room,
             cluster,
             registry,
@@ -161,7 +169,7 @@ impl Relay {
         let mut last_beat = Instant::now();
         // The lease is looked at on its own task: the owner's updates keep
         // flowing to the players meanwhile.
-        let mut polling: Option<JoinHandle<Result<Taken, StoreError>>> = None;
+        let mut polling: Option<JoinHandle<Result<Look, StoreError>>> = None;
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return self.stop(),
@@ -172,7 +180,7 @@ impl Relay {
                 Some(input) = self.inbox.recv() => self.on_input(input),
                 _ = tokio::time::sleep_until(self.poll_at), if polling.is_none() => {
                     let (cluster, room) = (self.cluster.clone(), self.room.clone());
-                    polling = Some(tokio::spawn(async move { cluster.take(&room).await }));
+                    polling = Some(tokio::spawn(look(cluster, room, self.after_outage)));
                 }
                 taken = async { polling.as_mut().expect("guarded by is_some").await },
                     if polling.is_some() =>
@@ -188,8 +196,12 @@ impl Relay {
                 }
                 _ = beat.tick() => {
                     let now = Instant::now();
-                    if now.duration_since(last_beat) > self.cluster.fence.lease_ttl {
-                        // Paused past the lease: the owner may have let our players go.
+                    let paused = now.duration_since(last_beat) > self.cluster.fence.lease_ttl;
+                    let unheard = now.duration_since(self.last_heard) > OWNER_SILENCE;
+                    if paused || (unheard && !self.players.is_empty()) {
+                        // The owner may have let our players go (it heard
+                        // nothing from this node, or sends them nothing).
+                        self.last_heard = now;
                         self.move_players();
                     }
                     last_beat = now;
@@ -284,10 +296,10 @@ impl Relay {
     fn on_input(&mut self, input: RelayInput) {
         match input {
             RelayInput::Resync => {
-                // Messages may have been lost both ways.
-                let conns: Vec<ConnId> = self.players.keys().copied().collect();
-                self.send(ToOwner::NeedFull { conns });
-                self.resend_pending();
+                // Messages may have been lost both ways, and the owner may
+                // have let its players go while this node was silent: they
+                // join again (the same connections, so nothing is replaced).
+                self.move_players();
             }
             RelayInput::Owner(FromOwner::Released { epoch }) => {
                 if epoch == self.owner.epoch {
@@ -318,20 +330,28 @@ impl Relay {
 
     /// What the lease said: the room was free and is this node's now
     /// (Some), or another node holds it (followed if it is a new one).
-    fn polled(&mut self, taken: Result<Taken, StoreError>) -> Option<(u64, Loaded)> {
+    fn polled(&mut self, looked: Result<Look, StoreError>) -> Option<(u64, Loaded)> {
         let now = Instant::now();
-        match taken {
+        let renewal = self.cluster.fence.lease_ttl / 3;
+        self.after_outage = looked.is_err();
+        match looked {
             Err(e) => {
                 tracing::debug!(room = %self.room, error = %e, "lease check failed");
-                self.poll_at = now + self.cluster.fence.lease_ttl / 3;
+                self.poll_at = now + renewal;
                 None
             }
-            Ok(Taken::Owned { epoch, loaded }) => Some((epoch, loaded)),
-            Ok(Taken::Held {
+            Ok(Look::Free) => {
+                // Its owner may have been cut off too: it renews as soon as it
+                // reaches Redis, and gets this long to do so.
+                self.poll_at = now + 2 * self.cluster.fence.lease_ttl;
+                None
+            }
+            Ok(Look::Taken(Taken::Owned { epoch, loaded })) => Some((epoch, loaded)),
+            Ok(Look::Taken(Taken::Held {
                 node,
                 epoch,
                 expires_in,
-            }) => {
+            })) => {
                 let owner = Owner { node, epoch };
                 if owner != self.owner {
                     tracing::info!(room = %self.room, owner = %owner.node, epoch, "room has a new owner: moving its players there");
@@ -486,6 +506,28 @@ impl Relay {
         }
         self.counted = now;
     }
+}
+
+/// What a look at the lease found.
+enum Look {
+    Taken(Taken),
+    /// Only read: nobody holds it.
+    Free,
+}
+
+/// Takes the room if its lease is free, or (`read_only`) only reads who holds it.
+async fn look(cluster: Arc<Cluster>, room: RoomId, read_only: bool) -> Result<Look, StoreError> {
+    if !read_only {
+        return cluster.take(&room).await.map(Look::Taken);
+    }
+    Ok(match cluster.store.holder(room.as_str()).await? {
+        Some((node, epoch, expires_in)) => Look::Taken(Taken::Held {
+            node,
+            epoch,
+            expires_in,
+        }),
+        None => Look::Free,
+    })
 }
 
 fn next_poll(now: Instant, expires_in: Duration, ttl: Duration) -> Instant {
