@@ -119,18 +119,18 @@ impl Bus {
             }
             first = false;
             failovers.borrow_and_update();
-            loop {
+            let why = loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = failovers.changed() => break,
+                    _ = failovers.changed() => break "Redis failed over",
                     message = stream.next() => match message {
                         Some(message) => self.dispatch(&message),
-                        None => break,
+                        None => break "the connection was lost",
                     },
                 }
-            }
+            };
             *self.sink.lock().await = None;
-            tracing::warn!("pub/sub connection lost; reconnecting");
+            tracing::warn!("pub/sub: {why}; reconnecting");
         }
     }
 
