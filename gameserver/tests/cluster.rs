@@ -35,6 +35,12 @@ async fn two_players_on_two_nodes_play_one_world() {
         .unwrap();
     assert_eq!(a.role("duel"), Some(("owner".into(), "node-a".into())));
     assert_eq!(b.role("duel"), Some(("relay".into(), "node-a".into())));
+    let listing = b.get("/cluster").1;
+    assert_eq!(listing.matches("\"owner\"").count(), 1, "{listing}");
+    assert!(
+        listing.starts_with(r#"{"node":"node-b","rooms":[{"room":"duel""#),
+        "{listing}"
+    );
     assert_eq!(
         hunter.view.welcome.token.len(),
         43,

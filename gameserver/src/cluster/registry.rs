@@ -48,8 +48,12 @@ pub enum Role {
     Owner { epoch: u64 },
     /// Runs it without a lease: Redis did not answer when it started.
     Provisional,
-    /// Relays it to the node that owns it.
-    Relay { owner: String, epoch: u64 },
+    /// Relays it to the node that owns it (listed as the room's `owner`).
+    Relay {
+        #[serde(skip)]
+        owner: String,
+        epoch: u64,
+    },
     /// Runs it without Redis.
     Local,
 }
