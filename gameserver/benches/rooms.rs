@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use gameserver::cluster::Registry;
 use gameserver::metrics::{Metrics, Phase};
 use gameserver::names::RoomId;
 use gameserver::protocol::UpdateEncoder;
-use gameserver::room::{JoinRequest, Outgoing, Registry, RoomConfig, OUTBOX_CAPACITY};
+use gameserver::room::{JoinRequest, Outgoing, RoomConfig, OUTBOX_CAPACITY};
 use gameserver::sim::{SimConfig, World};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -81,6 +81,22 @@ pub struct Config {
     /// Each room writes a snapshot this often, and at once on join, leave and hit.
     #[arg(long, env = "SNAPSHOT_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=3_600_000))]
     pub snapshot_interval_ms: u64,
+    /// This node's name in room leases and between nodes; unique per process.
+    /// Default: the ECS task id on ECS, else host name and process id.
+    #[arg(long, env = "NODE_ID", value_parser = parse_node_id)]
+    pub node_id: Option<String>,
+    /// How long a room's lease lasts unless renewed (every third of it): a
+    /// dead node's rooms move to another node after at most this.
+    #[arg(long, env = "LEASE_TTL_MS", default_value_t = 3000, value_parser = clap::value_parser!(u64).range(500..=60_000))]
+    pub lease_ttl_ms: u64,
+}
+
+fn parse_node_id(raw: &str) -> Result<String, String> {
+    if crate::cluster::node_id::valid(raw) {
+        Ok(raw.to_string())
+    } else {
+        Err("a node id is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'".to_string())
+    }
 }
 
 /// The Redis URL, which may hold a password: Debug and Display hide it.
@@ -150,6 +166,10 @@ impl Config {
 
     pub fn snapshot_interval(&self) -> Duration {
         Duration::from_millis(self.snapshot_interval_ms)
+    }
+
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.lease_ttl_ms)
     }
 
     pub fn room_config(&self) -> RoomConfig {
@@ -225,6 +245,32 @@ mod tests {
             Some("s3cret-token")
         );
         assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn node_id_and_lease_ttl() {
+        let c = Config::try_parse_from(["gameserver"]).unwrap();
+        assert_eq!(
+            (c.node_id.as_deref(), c.lease_ttl()),
+            (None, Duration::from_secs(3))
+        );
+        let c = Config::try_parse_from([
+            "gameserver",
+            "--node-id",
+            "task-1.a_b",
+            "--lease-ttl-ms",
+            "1500",
+        ])
+        .unwrap();
+        assert_eq!(c.node_id.as_deref(), Some("task-1.a_b"));
+        assert_eq!(c.lease_ttl(), Duration::from_millis(1500));
+        for bad in ["", "has space", "x/y"] {
+            assert!(
+                Config::try_parse_from(["gameserver", "--node-id", bad]).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(Config::try_parse_from(["gameserver", "--lease-ttl-ms", "100"]).is_err());
     }
 
     #[test]

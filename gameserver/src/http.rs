@@ -1,5 +1,5 @@
 //! The HTTP surface: the browser client, the room list, the WebSocket upgrade,
-//! /health and /metrics.
+//! /health, /ready, /metrics and /cluster.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,6 +33,8 @@ pub struct AppState {
     /// None when Redis is disabled.
     pub store: Option<RedisStore>,
     pub writer: Option<SnapshotWriter>,
+    /// This node's id in the cluster; None when Redis is disabled.
+    pub node: Option<String>,
     pub readiness: Arc<Readiness>,
 }
 
@@ -44,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/cluster", get(cluster))
         .with_state(state)
 }
 
@@ -115,6 +118,12 @@ async fn ready(State(state): State<AppState>) -> Response {
         stage.name()
     );
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// This node's rooms and who owns each.
+async fn cluster(State(state): State<AppState>) -> Response {
+    let body = state.net.registry.listing_json(state.node.as_deref());
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {

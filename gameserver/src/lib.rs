@@ -1,9 +1,12 @@
 //! The Spaaace game server. Layers, each using only those before it:
-//! `sim` (the pure game) < `protocol` (wire format, update encoder) < `room`
-//! (one fixed-step task per room, found by id in a registry) < `net` (the
-//! WebSocket endpoint) < `http` (router, health, metrics, static client).
+//! `sim` (the pure game) < `protocol` (wire format, update encoder) <
+//! `persist` (snapshots, leases, fenced writes in Redis) < `room` (one
+//! fixed-step task per room) < `cluster` (rooms by id on this node: owned
+//! under a lease, or relayed to their owner) < `net` (the WebSocket
+//! endpoint) < `http` (router, health, metrics, static client).
 
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod http;
 pub mod logging;

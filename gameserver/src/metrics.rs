@@ -5,6 +5,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use crate::sim::StepPhase;
+
 /// The parts of one room step, timed separately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
@@ -16,6 +18,18 @@ pub enum Phase {
     Encode,
     /// Copying the world for a snapshot (encoding and writing happen elsewhere).
     Snapshot,
+}
+
+impl From<StepPhase> for Phase {
+    fn from(phase: StepPhase) -> Phase {
+        match phase {
+            StepPhase::Inputs => Phase::Inputs,
+            StepPhase::Bots => Phase::Bots,
+            StepPhase::Physics => Phase::Physics,
+            StepPhase::Collisions => Phase::Collisions,
+            StepPhase::Timers => Phase::Timers,
+        }
+    }
 }
 
 impl Phase {
@@ -118,6 +132,32 @@ impl Counter {
     }
 }
 
+/// Durations too long for the step histogram's buckets: their sum and count
+/// (a Prometheus summary without quantiles).
+#[derive(Default)]
+pub struct Summary {
+    count: AtomicU64,
+    sum_ns: AtomicU64,
+}
+
+impl Summary {
+    pub fn record(&self, d: Duration) {
+        self.count.fetch_add(1, Relaxed);
+        self.sum_ns
+            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} summary");
+        let sum = self.sum_ns.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(
+            out,
+            "{name}_sum {sum}\n{name}_count {}",
+            self.count.load(Relaxed)
+        );
+    }
+}
+
 #[derive(Default)]
 pub struct Metrics {
     phases: [Histogram; Phase::ALL.len()],
@@ -134,6 +174,20 @@ pub struct Metrics {
     pub inputs_accepted: Counter,
     pub inputs_dropped: Counter,
     pub bad_frames: Counter,
+    /// Rooms whose lease this node holds (a subset of `rooms`).
+    pub rooms_owned: Gauge,
+    /// Players of rooms owned here whose sockets are on other nodes.
+    pub players_relayed_in: Gauge,
+    /// Sockets here playing rooms owned by other nodes.
+    pub players_relayed_out: Gauge,
+    pub lease_renewals: Counter,
+    pub lease_losses: Counter,
+    pub fenced_writes_refused: Counter,
+    /// Relay messages not published (queue full, or Redis did not take them).
+    pub relay_dropped: Counter,
+    pub takeovers: Counter,
+    /// From the last word of the old owner to the new owner's room running.
+    pub takeover: Summary,
 }
 
 impl Metrics {
@@ -156,7 +210,7 @@ impl Metrics {
         out.push_str("# TYPE spaaace_step_seconds histogram\n");
         self.step
             .render(&mut out, "spaaace_step_seconds", "all=\"1\"");
-        let counters: [(&str, &str, u64); 9] = [
+        let counters: [(&str, &str, u64); 14] = [
             ("spaaace_steps_total", "Room steps run.", self.steps.get()),
             (
                 "spaaace_ticks_skipped_total",
@@ -198,6 +252,31 @@ impl Metrics {
                 "Client frames refused as protocol violations.",
                 self.bad_frames.get(),
             ),
+            (
+                "spaaace_lease_renewals_total",
+                "Room leases renewed in Redis.",
+                self.lease_renewals.get(),
+            ),
+            (
+                "spaaace_lease_losses_total",
+                "Rooms this node found taken over by another node.",
+                self.lease_losses.get(),
+            ),
+            (
+                "spaaace_fenced_writes_refused_total",
+                "Snapshot writes Redis refused because another node owns the room.",
+                self.fenced_writes_refused.get(),
+            ),
+            (
+                "spaaace_relay_dropped_total",
+                "Messages between nodes dropped (queue full or Redis unreachable).",
+                self.relay_dropped.get(),
+            ),
+            (
+                "spaaace_takeovers_total",
+                "Rooms this node took over from a dead or departing owner.",
+                self.takeovers.get(),
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
@@ -206,7 +285,11 @@ impl Metrics {
             );
         }
         let gauges = [
-            ("spaaace_rooms", "Rooms running.", self.rooms.get()),
+            (
+                "spaaace_rooms",
+                "Rooms on this node: run here or relayed to their owner.",
+                self.rooms.get(),
+            ),
             (
                 "spaaace_players",
                 "Players in rooms, connected or within reconnect grace.",
@@ -217,6 +300,21 @@ impl Metrics {
                 "Open WebSocket connections.",
                 self.connections.get(),
             ),
+            (
+                "spaaace_rooms_owned",
+                "Rooms whose lease this node holds.",
+                self.rooms_owned.get(),
+            ),
+            (
+                "spaaace_players_relayed_in",
+                "Players of rooms owned here connected through other nodes.",
+                self.players_relayed_in.get(),
+            ),
+            (
+                "spaaace_players_relayed_out",
+                "Sockets here playing rooms owned by other nodes.",
+                self.players_relayed_out.get(),
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(
@@ -224,6 +322,11 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
             );
         }
+        self.takeover.render(
+            &mut out,
+            "spaaace_takeover_seconds",
+            "From the old owner's last message to the new owner's room running, per takeover.",
+        );
         out
     }
 }

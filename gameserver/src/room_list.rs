@@ -9,7 +9,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 use tokio::time::{timeout, Instant};
 
-use crate::room::Registry;
+use crate::cluster::Registry;
 
 /// Every listing asks each room for its stats through its command queue; a
 /// page polling, or a client hammering the endpoint, gets the same answer for
@@ -62,7 +62,7 @@ impl RoomList {
     }
 
     async fn collect(&self) -> Vec<ListedRoom> {
-        let handles = self.registry.rooms();
+        let handles = self.registry.handles();
         let answers = futures_util::future::join_all(
             handles
                 .iter()

@@ -1,5 +1,7 @@
 //! Puts the layers together and runs them until shutdown: stop accepting,
-//! close every socket with 4000, stop the rooms, then return.
+//! close every socket with 4000, stop the rooms, write their last
+//! snapshots, release their leases (other nodes take them over at once),
+//! then return.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,15 +13,14 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::cluster::{node_id, Cluster, ClusterSettings, Registry};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::net::NetContext;
-use crate::persist::{
-    hydrate_with_retry, RedisStore, SnapshotWriter, StoreError, StoreOptions, WriterOptions,
-};
+use crate::persist::{claim_with_retry, RedisStore, StoreError, StoreOptions};
 use crate::ready::{Readiness, Stage};
-use crate::room::{Persistence, Registry};
+use crate::room::Persistence;
 
 /// How long connections and rooms get to finish after shutdown begins.
 const DRAIN_LIMIT: Duration = Duration::from_secs(5);
@@ -65,25 +66,35 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let tracker = TaskTracker::new();
     let store = open_store(config)?;
-    let writer = store
-        .clone()
-        .map(|store| SnapshotWriter::spawn(store, WriterOptions::default()).0);
-    let persistence = writer.clone().map(|writer| Persistence {
-        writer,
-        interval: config.snapshot_interval(),
-    });
-    let registry = Registry::with_persistence(
-        config.room_config(),
-        config.max_rooms as usize,
-        metrics.clone(),
-        shutdown.clone(),
-        tracker.clone(),
-        persistence,
-    );
+    let cluster = match store.clone() {
+        Some(store) => Some(start_cluster(config, store, metrics.clone()).await),
+        None => None,
+    };
+    let registry = match &cluster {
+        Some(cluster) => Registry::clustered(
+            cluster.clone(),
+            Persistence {
+                writer: cluster.writer.clone(),
+                interval: config.snapshot_interval(),
+            },
+            config.room_config(),
+            config.max_rooms as usize,
+            metrics.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        ),
+        None => Registry::new(
+            config.room_config(),
+            config.max_rooms as usize,
+            metrics.clone(),
+            shutdown.clone(),
+            tracker.clone(),
+        ),
+    };
     let readiness = Arc::new(Readiness::new(Stage::Hydrating));
     tokio::spawn(hydrate(
         config.clone(),
-        store.clone(),
+        cluster.clone(),
         registry.clone(),
         readiness.clone(),
     ));
@@ -98,7 +109,8 @@ pub async fn run(
         net,
         connections: Arc::new(Semaphore::new(config.max_connections as usize)),
         store,
-        writer: writer.clone(),
+        writer: cluster.as_ref().map(|c| c.writer.clone()),
+        node: cluster.as_ref().map(|c| c.node.to_string()),
         readiness,
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
@@ -117,11 +129,8 @@ pub async fn run(
             "shutdown: tasks still running after the drain limit"
         );
     }
-    if let Some(writer) = writer {
-        match writer.close(FINAL_FLUSH_LIMIT).await {
-            Ok(()) => tracing::info!("shutdown: final snapshots written"),
-            Err(e) => tracing::error!(error = %e, "shutdown: final snapshots lost"),
-        }
+    if let Some(cluster) = cluster {
+        cluster.drain(FINAL_FLUSH_LIMIT).await;
     }
     tracing::info!("game server stopped");
     Ok(())
@@ -141,20 +150,34 @@ fn open_store(config: &Config) -> Result<Option<RedisStore>, ServerError> {
     Ok(Some(store))
 }
 
-/// Restores saved rooms, then lets players in.
+async fn start_cluster(config: &Config, store: RedisStore, metrics: Arc<Metrics>) -> Arc<Cluster> {
+    let settings = ClusterSettings {
+        node: node_id::resolve(config.node_id.clone()).await,
+        lease_ttl: config.lease_ttl(),
+        grace: Duration::from_secs(config.reconnect_grace_secs),
+        hydrate: config.hydration_enabled,
+    };
+    Cluster::start(store, settings, metrics)
+}
+
+/// Takes the saved rooms no other node runs, then lets players in.
 async fn hydrate(
     config: Config,
-    store: Option<RedisStore>,
+    cluster: Option<Arc<Cluster>>,
     registry: Arc<Registry>,
     readiness: Arc<Readiness>,
 ) {
-    match store {
-        Some(store) if config.hydration_enabled => {
+    match cluster {
+        Some(cluster) if config.hydration_enabled => {
             let grace = Duration::from_secs(config.reconnect_grace_secs);
-            let hydration = hydrate_with_retry(&store, grace, HYDRATION_LIMIT).await;
-            for room in hydration.rooms {
-                if let Err(e) = registry.restore(room) {
+            let hydration =
+                claim_with_retry(&cluster.store, &cluster.fence, grace, HYDRATION_LIMIT).await;
+            for claimed in hydration.rooms {
+                let (room, epoch) = (claimed.room.room_id.clone(), claimed.epoch);
+                if let Err(e) = registry.restore(claimed) {
                     tracing::error!(error = %e, "[HYDRATION] room skipped");
+                    // Not run here: let another node (or a join) take it.
+                    let _ = cluster.store.release(&cluster.fence, &room, epoch).await;
                 }
             }
         }

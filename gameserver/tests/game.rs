@@ -5,10 +5,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::play::hunt;
 use common::GameServer;
-use gameserver::client::{ClientError, GameClient, PlayerView};
+use gameserver::client::{ClientError, GameClient};
 use gameserver::protocol::{ServerMessage, UpdateKind};
-use gameserver::sim::{Input, WORLD_SIZE};
+use gameserver::sim::Input;
 
 /// Generous bound for anything that should take well under a second.
 const LIMIT: Duration = Duration::from_secs(20);
@@ -185,54 +186,6 @@ async fn thrust_turn_and_fire_change_the_world() {
     c.pump_until(LIMIT, |v, _| v.world.missiles.is_empty())
         .await
         .unwrap();
-}
-
-/// Shortest signed difference across the wrap.
-fn wrap_delta(d: f64) -> f64 {
-    (d + WORLD_SIZE / 2.0).rem_euclid(WORLD_SIZE) - WORLD_SIZE / 2.0
-}
-
-/// Steers like a bot toward `prey`'s ship and fires when aimed and near.
-fn aim(view: &PlayerView, prey: u32) -> Input {
-    let (Some(me), Some(target)) = (
-        view.world.ships.get(&view.my_ship),
-        view.world.ships.values().find(|s| s.player == prey),
-    ) else {
-        return Input::default();
-    };
-    let (dx, dy) = (wrap_delta(target.x - me.x), wrap_delta(target.y - me.y));
-    let bearing = dy.atan2(dx).to_degrees();
-    let off = (bearing - me.angle + 540.0).rem_euclid(360.0) - 180.0;
-    let distance = dx.hypot(dy);
-    let speed = me.vx.hypot(me.vy);
-    Input {
-        up: off.abs() < 8.0 && (distance > 150.0 || speed < 0.5),
-        left: off < -2.0,
-        right: off > 2.0,
-        fire: off.abs() < 6.0 && distance < 280.0,
-    }
-}
-
-/// Hunts until the hunter's score shows a kill.
-async fn hunt(hunter: &mut GameClient, prey: u32, limit: Duration) {
-    let deadline = tokio::time::Instant::now() + limit;
-    let mut tick = tokio::time::interval(Duration::from_millis(17));
-    let me = hunter.player_id();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep_until(deadline) => panic!("no kill within {limit:?}"),
-            _ = tick.tick() => {
-                let input = aim(&hunter.view, prey);
-                hunter.send_input(input).await.unwrap();
-            }
-            m = hunter.pump() => {
-                m.unwrap();
-                if hunter.view.score_of_player(me).is_some_and(|r| r.kills >= 1) {
-                    return;
-                }
-            }
-        }
-    }
 }
 
 #[tokio::test]

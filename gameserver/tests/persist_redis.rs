@@ -1,6 +1,6 @@
 //! The persist layer against a real redis-server: saving, scanning, hydrating,
 //! quarantine, newest-wins while Redis is away, reconnect, /health's probe,
-//! passwords in the URL.
+//! passwords in the URL. (Leases and fenced writes: tests/leases.rs.)
 
 #[path = "common/redis.rs"]
 mod redis_server;
@@ -9,10 +9,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use gameserver::persist::{
-    hydrate, quarantine_key, room_key, Envelope, PlayerRecord, RedisHealth, RedisStore,
-    SnapshotWriter, StoreOptions, TokenHash, WriterOptions,
+    claim_saved, quarantine_key, room_key, Acquired, Envelope, Fence, PlayerRecord, RedisHealth,
+    RedisStore, SnapshotWriter, StoreOptions, WriterOptions,
 };
 use gameserver::sim::{Input, SimConfig, World};
+use gameserver::token::TokenHash;
 use redis::Commands;
 use redis_server::RedisServer;
 
@@ -31,10 +32,26 @@ fn fast_options() -> StoreOptions {
     }
 }
 
-fn writer_options() -> WriterOptions {
-    WriterOptions {
+fn fence() -> Fence {
+    Fence {
+        node: "test-node".into(),
+        lease_ttl: Duration::from_secs(60),
+    }
+}
+
+/// A writer as the test's node, whose leases it takes with `lease`.
+fn writer(store: RedisStore) -> SnapshotWriter {
+    let options = WriterOptions {
         min_backoff: Duration::from_millis(20),
         max_backoff: Duration::from_millis(200),
+    };
+    SnapshotWriter::spawn(store, fence(), options, std::sync::Arc::new(|_, _| {})).0
+}
+
+async fn lease(store: &RedisStore, room: &str) -> u64 {
+    match store.acquire(&fence(), room, 0, false).await.unwrap() {
+        Acquired::Won { epoch } => epoch,
+        other => panic!("room {room} is the test's, got {other:?}"),
     }
 }
 
@@ -84,11 +101,13 @@ fn stored_step(server: &RedisServer, room: &str) -> Option<u64> {
 async fn written_rooms_hydrate_exactly_with_the_seeds_key_and_expiry() {
     let server = RedisServer::start();
     let store = store(&server);
-    let (writer, _task) = SnapshotWriter::spawn(store.clone(), writer_options());
+    let writer = writer(store.clone());
     let mut originals = Vec::new();
     for (i, room) in ["alpha", "beta", "gamma"].into_iter().enumerate() {
         let (world, players) = room_world(i as u64 + 1, 300 + 50 * i as u32);
-        writer.submit(Envelope::capture(room, &world, players, SystemTime::now()));
+        let epoch = lease(&store, room).await;
+        writer
+            .submit(Envelope::capture(room, &world, players, SystemTime::now()).with_epoch(epoch));
         originals.push((room, world));
     }
     writer.flush(FLUSH).await.expect("flush");
@@ -97,13 +116,18 @@ async fn written_rooms_hydrate_exactly_with_the_seeds_key_and_expiry() {
     let ttl: i64 = conn.ttl(room_key("alpha")).unwrap();
     assert!((3500..=3600).contains(&ttl), "ttl {ttl}");
 
-    let hydration = hydrate(&store, Duration::from_secs(30))
+    let hydration = claim_saved(&store, &fence(), Duration::from_secs(30))
         .await
         .expect("hydrate");
     assert!(hydration.refused.is_empty());
-    let ids: Vec<&str> = hydration.rooms.iter().map(|r| r.room_id.as_str()).collect();
+    let ids: Vec<&str> = hydration
+        .rooms
+        .iter()
+        .map(|r| r.room.room_id.as_str())
+        .collect();
     assert_eq!(ids, ["alpha", "beta", "gamma"]);
-    for (room, (name, mut world)) in hydration.rooms.into_iter().zip(originals) {
+    for (claimed, (name, mut world)) in hydration.rooms.into_iter().zip(originals) {
+        let room = claimed.room;
         assert_eq!(room.room_id, name);
         assert_eq!(json(&room.world), json(&world));
         assert_eq!(room.players.len(), 1);
@@ -134,10 +158,14 @@ async fn a_bad_value_is_quarantined_and_the_other_rooms_hydrate() {
         .set(room_key("future"), serde_json::to_vec(&future).unwrap())
         .unwrap();
 
-    let hydration = hydrate(&store, Duration::from_secs(30))
+    let hydration = claim_saved(&store, &fence(), Duration::from_secs(30))
         .await
         .expect("hydrate");
-    let ids: Vec<&str> = hydration.rooms.iter().map(|r| r.room_id.as_str()).collect();
+    let ids: Vec<&str> = hydration
+        .rooms
+        .iter()
+        .map(|r| r.room.room_id.as_str())
+        .collect();
     assert_eq!(ids, ["good"]);
     let mut refused: Vec<(&str, &str)> = hydration
         .refused
@@ -173,7 +201,7 @@ async fn a_bad_value_is_quarantined_and_the_other_rooms_hydrate() {
     assert_eq!(kept, b"{\"snapshot\": trunc");
 
     // A second start does not see the quarantined values as rooms.
-    let again = hydrate(&store, Duration::from_secs(30))
+    let again = claim_saved(&store, &fence(), Duration::from_secs(30))
         .await
         .expect("hydrate");
     assert_eq!(again.rooms.len(), 1);
@@ -184,19 +212,22 @@ async fn a_bad_value_is_quarantined_and_the_other_rooms_hydrate() {
 async fn a_stopped_redis_keeps_one_pending_snapshot_per_room_and_the_newest_lands() {
     let mut server = RedisServer::start();
     let store = store(&server);
-    let (writer, _task) = SnapshotWriter::spawn(store.clone(), writer_options());
-    writer.submit(envelope("a", 1, 10));
+    let writer = writer(store.clone());
+    let (ea, eb) = (lease(&store, "a").await, lease(&store, "b").await);
+    writer.submit(envelope("a", 1, 10).with_epoch(ea));
     writer.flush(FLUSH).await.expect("first flush");
     assert_eq!(stored_step(&server, "a"), Some(10));
 
+    // The restarted Redis is empty, leases and epochs gone: the writer takes
+    // its leases back, since nobody took the rooms meanwhile.
     server.stop();
     let (mut wa, pa) = room_world(1, 10);
     let (mut wb, pb) = room_world(2, 10);
     for _ in 0..300 {
         wa.step(&[]);
         wb.step(&[]);
-        writer.submit(Envelope::capture("a", &wa, pa.clone(), SystemTime::now()));
-        writer.submit(Envelope::capture("b", &wb, pb.clone(), SystemTime::now()));
+        writer.submit(Envelope::capture("a", &wa, pa.clone(), SystemTime::now()).with_epoch(ea));
+        writer.submit(Envelope::capture("b", &wb, pb.clone(), SystemTime::now()).with_epoch(eb));
         assert!(writer.backlog() <= 4, "backlog {}", writer.backlog());
     }
     assert!(writer.flush(Duration::from_millis(300)).await.is_err());
@@ -225,7 +256,7 @@ async fn a_stopped_redis_keeps_one_pending_snapshot_per_room_and_the_newest_land
     );
 
     // Later snapshots keep flowing on the reconnected connection.
-    writer.submit(envelope("a", 1, 5));
+    writer.submit(envelope("a", 1, 5).with_epoch(ea));
     writer.flush(FLUSH).await.expect("flush after reconnect");
     assert_eq!(stored_step(&server, "a"), Some(5));
 }
@@ -234,7 +265,8 @@ async fn a_stopped_redis_keeps_one_pending_snapshot_per_room_and_the_newest_land
 async fn a_slow_redis_never_builds_a_queue() {
     let server = RedisServer::start_with(&["--enable-debug-command", "local"]);
     let store = store(&server);
-    let (writer, _task) = SnapshotWriter::spawn(store.clone(), writer_options());
+    let writer = writer(store.clone());
+    let epoch = lease(&store, "slow").await;
     // Redis itself stalls (single-threaded, busy) while the room keeps submitting.
     let sleeper = {
         let mut conn = server.connection();
@@ -244,12 +276,9 @@ async fn a_slow_redis_never_builds_a_queue() {
     let mut submitted = 0;
     while !sleeper.is_finished() || submitted < 100 {
         world.step(&[]);
-        writer.submit(Envelope::capture(
-            "slow",
-            &world,
-            players.clone(),
-            SystemTime::now(),
-        ));
+        writer.submit(
+            Envelope::capture("slow", &world, players.clone(), SystemTime::now()).with_epoch(epoch),
+        );
         submitted += 1;
         assert!(writer.backlog() <= 2, "backlog {}", writer.backlog());
         tokio::task::yield_now().await;
@@ -267,14 +296,19 @@ async fn a_slow_redis_never_builds_a_queue() {
 #[tokio::test]
 async fn removing_a_room_deletes_its_key_after_its_last_save() {
     let server = RedisServer::start();
-    let (writer, _task) = SnapshotWriter::spawn(store(&server), writer_options());
-    writer.submit(envelope("gone", 5, 5));
+    let store = store(&server);
+    let writer = writer(store.clone());
+    let epoch = lease(&store, "gone").await;
+    writer.submit(envelope("gone", 5, 5).with_epoch(epoch));
     writer.flush(FLUSH).await.unwrap();
-    writer.submit(envelope("gone", 5, 6));
-    writer.remove("gone");
+    writer.submit(envelope("gone", 5, 6).with_epoch(epoch));
+    writer.remove("gone", epoch);
     writer.flush(FLUSH).await.unwrap();
-    let exists: bool = server.connection().exists(room_key("gone")).unwrap();
+    let mut conn = server.connection();
+    let exists: bool = conn.exists(room_key("gone")).unwrap();
     assert!(!exists);
+    let leased: bool = conn.exists(gameserver::persist::lease_key("gone")).unwrap();
+    assert!(!leased, "a room gone for good leaves no lease behind");
 }
 
 #[tokio::test]

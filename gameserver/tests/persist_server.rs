@@ -7,17 +7,15 @@ mod common;
 mod redis_server;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use common::GameServer;
+use common::{saved_room, GameServer};
 use gameserver::client::{Event, GameClient};
-use gameserver::persist::{quarantine_key, room_key, Envelope, PlayerRecord, TokenHash};
+use gameserver::persist::{quarantine_key, room_key, Envelope};
 use gameserver::protocol::{close, ServerMessage};
-use gameserver::sim::{Input, SimConfig, World};
+use gameserver::sim::{Input, World};
 use redis::Commands;
 use redis_server::RedisServer;
 
@@ -73,23 +71,7 @@ fn wait_for(mut done: impl FnMut() -> bool, what: &str) {
 }
 
 fn http_get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
-    let mut response = String::new();
-    if stream.write_all(request.as_bytes()).is_err()
-        || stream.read_to_string(&mut response).is_err()
-    {
-        return (0, String::new());
-    }
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    (status, body)
+    common::try_get(port, path)
 }
 
 fn signal(server: &GameServer, name: &str) {
@@ -349,28 +331,6 @@ fn metric(text: &str, name: &str) -> u64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or_else(|| panic!("{name} missing from /metrics"))
-}
-
-/// A saved room with one player holding `token`, as a previous process would leave it.
-fn saved_room(room: &str, token: &str, steps: u32) -> Vec<u8> {
-    let mut world = World::new(SimConfig::default(), 11);
-    let p = world.add_player(Some("Old".into()));
-    world.spawn_ship(p);
-    for _ in 0..steps {
-        world.step(&[]);
-    }
-    let record = PlayerRecord {
-        token_hash: TokenHash::of(token),
-        grace_deadline: None,
-    };
-    Envelope::capture(
-        room,
-        &world,
-        BTreeMap::from([(p, record)]),
-        SystemTime::now(),
-    )
-    .encode()
-    .unwrap()
 }
 
 #[tokio::test]

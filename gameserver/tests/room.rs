@@ -5,12 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use gameserver::cluster::Registry;
 use gameserver::metrics::Metrics;
 use gameserver::names::RoomId;
 use gameserver::protocol::{kind, ServerMessage, UpdateBody, UpdateKind, WorldMirror};
-use gameserver::room::{
-    JoinRequest, Outgoing, Registry, RoomConfig, CONTROL_RESERVE, OUTBOX_CAPACITY,
-};
+use gameserver::room::{JoinRequest, Outgoing, RoomConfig, CONTROL_RESERVE, OUTBOX_CAPACITY};
 use gameserver::sim::SimConfig;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -12,8 +12,8 @@ use tokio_util::task::TaskTracker;
 
 pub use connection::serve;
 
+use crate::cluster::Registry;
 use crate::metrics::Metrics;
-use crate::room::Registry;
 
 /// What every connection needs from the server.
 pub struct NetContext {

@@ -2,15 +2,18 @@
 //! Its top level keeps the seed's fields (`snapshot`, `timestamp`,
 //! `scoreData`, `players`) and adds a format `version` and the `roomId`.
 //! `snapshot` is the whole sim World, which alone is restored; `scoreData` is
-//! derived from it for tools that read the seed's format.
+//! derived from it for tools that read the seed's format. `epoch` is the
+//! fencing epoch of the lease it was written under (absent in snapshots from
+//! before leases, which still load): a new owner starts above it even when a
+//! Redis failover lost the epoch counter.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::token_hash::TokenHash;
 use crate::sim::{ObjectId, PlayerId, World};
+use crate::token::TokenHash;
 
 /// The format this server writes and the only one it restores.
 pub const FORMAT_VERSION: u32 = 1;
@@ -28,6 +31,8 @@ pub struct Envelope {
     pub score_data: BTreeMap<ObjectId, ScoreRecord>,
     /// Every player of the world, connected or within its grace period.
     pub players: BTreeMap<PlayerId, PlayerRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,7 +101,14 @@ impl Envelope {
             snapshot: world.clone(),
             score_data,
             players,
+            epoch: None,
         }
+    }
+
+    /// Marks the snapshot as written under lease epoch `epoch`.
+    pub fn with_epoch(mut self, epoch: u64) -> Envelope {
+        self.epoch = Some(epoch);
+        self
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {

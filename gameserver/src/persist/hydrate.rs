@@ -1,15 +1,16 @@
-//! Hydration: before a starting server accepts players, it finds every saved
-//! room, checks it, and hands back worlds ready to run. A value it cannot
-//! resume goes to quarantine and that room starts fresh; the others are
-//! unaffected.
+//! Hydration: the node that takes a room's lease loads its snapshot, checks
+//! it, and gets a world ready to run; at start, a node takes every saved room
+//! whose lease nobody holds. A value it cannot resume goes to quarantine and
+//! that room starts fresh; the others are unaffected.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::envelope::Envelope;
+use super::fence::{Acquired, Fence};
 use super::keys::quarantine_key;
 use super::store::{RedisStore, StoreError};
-use super::token_hash::TokenHash;
 use crate::sim::{PlayerId, World};
+use crate::token::TokenHash;
 
 #[derive(Debug)]
 pub struct RestoredRoom {
@@ -18,6 +19,8 @@ pub struct RestoredRoom {
     pub world: World,
     /// Every player left in `world`, each with its reconnect grace deadline.
     pub players: Vec<RestoredPlayer>,
+    /// The lease epoch the snapshot was written under, if it says.
+    pub epoch: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -33,11 +36,39 @@ pub struct Refused {
     pub reason: String,
 }
 
+/// A room this node took at start: its snapshot and the lease epoch it runs under.
+#[derive(Debug)]
+pub struct ClaimedRoom {
+    pub room: RestoredRoom,
+    pub epoch: u64,
+}
+
 #[derive(Debug, Default)]
 pub struct Hydration {
     /// Sorted by room id.
-    pub rooms: Vec<RestoredRoom>,
+    pub rooms: Vec<ClaimedRoom>,
     pub refused: Vec<Refused>,
+}
+
+/// What came of taking one room.
+#[derive(Debug)]
+pub enum Taken {
+    /// This node owns the room under `epoch`, with what its key held.
+    Owned { epoch: u64, loaded: Loaded },
+    /// Another node owns it; its lease runs out in `expires_in` unless renewed.
+    Held {
+        node: String,
+        epoch: u64,
+        expires_in: Duration,
+    },
+}
+
+/// What a room's key held.
+#[derive(Debug)]
+pub enum Loaded {
+    Nothing,
+    Restored(Box<RestoredRoom>),
+    Refused(Refused),
 }
 
 /// Turns a checked envelope into a runnable room as of `now`. Players that
@@ -46,6 +77,7 @@ pub struct Hydration {
 /// removed, as they would have been.
 pub fn restore(envelope: Envelope, grace: Duration, now: SystemTime) -> RestoredRoom {
     let saved_at = envelope.taken_at();
+    let epoch = envelope.epoch;
     let mut world = envelope.snapshot;
     let mut players = Vec::with_capacity(envelope.players.len());
     for (id, record) in envelope.players {
@@ -69,31 +101,123 @@ pub fn restore(envelope: Envelope, grace: Duration, now: SystemTime) -> Restored
         saved_at,
         world,
         players,
+        epoch,
     }
 }
 
-/// Reads every saved room once. Fails only if Redis does not answer.
-pub async fn hydrate(store: &RedisStore, grace: Duration) -> Result<Hydration, StoreError> {
-    let ids = store.saved_room_ids().await?;
-    let values = store.load(&ids).await?;
-    let now = SystemTime::now();
+/// Takes room `room_id` for this node unless another node holds it, and
+/// (with `hydrate`) loads its snapshot. The epoch ends up above the one in
+/// the snapshot too, in case a failover lost the counter.
+pub async fn take(
+    store: &RedisStore,
+    fence: &Fence,
+    room_id: &str,
+    grace: Duration,
+    hydrate: bool,
+) -> Result<Taken, StoreError> {
+    let epoch = match store.acquire(fence, room_id, 0, false).await? {
+        Acquired::Won { epoch } => epoch,
+        Acquired::Held {
+            node,
+            epoch,
+            expires_in,
+        } => {
+            return Ok(Taken::Held {
+                node,
+                epoch,
+                expires_in,
+            })
+        }
+        Acquired::Saved => unreachable_saved(store, room_id)?,
+    };
+    if !hydrate {
+        let loaded = Loaded::Nothing;
+        return Ok(Taken::Owned { epoch, loaded });
+    }
+    let loaded = load(store, room_id, grace).await?;
+    let floor = match &loaded {
+        Loaded::Restored(room) => room.epoch.unwrap_or(0),
+        Loaded::Nothing | Loaded::Refused(_) => 0,
+    };
+    if floor < epoch {
+        return Ok(Taken::Owned { epoch, loaded });
+    }
+    tracing::warn!(room = %room_id, epoch, floor, "[HYDRATION] the snapshot of room {room_id} is newer than the epoch counter (lost in a failover?): taking a higher epoch");
+    match store.acquire(fence, room_id, floor, false).await? {
+        Acquired::Won { epoch } => Ok(Taken::Owned { epoch, loaded }),
+        Acquired::Held {
+            node,
+            epoch,
+            expires_in,
+        } => Ok(Taken::Held {
+            node,
+            epoch,
+            expires_in,
+        }),
+        Acquired::Saved => unreachable_saved(store, room_id),
+    }
+}
+
+/// `acquire` answers `Saved` only when asked `fresh_only`, which `take` never does.
+fn unreachable_saved<T>(store: &RedisStore, room_id: &str) -> Result<T, StoreError> {
+    Err(store.unexpected(
+        &format!("taking the lease of room {room_id}"),
+        "answered 'saved' to a plain acquire",
+    ))
+}
+
+/// Reads and checks the snapshot of one room, quarantining a bad one.
+pub async fn load(
+    store: &RedisStore,
+    room_id: &str,
+    grace: Duration,
+) -> Result<Loaded, StoreError> {
+    let value = store.load(&[room_id.to_string()]).await?.pop().flatten();
+    let Some(value) = value else {
+        tracing::info!(room = %room_id, "[HYDRATION] no saved state for room {room_id}, starting fresh");
+        return Ok(Loaded::Nothing);
+    };
+    match Envelope::decode(room_id, &value) {
+        Ok(envelope) => {
+            let room = restore(envelope, grace, SystemTime::now());
+            let when = humantime::format_rfc3339_millis(room.saved_at);
+            tracing::info!(room = %room.room_id, step = room.world.step_count(), "[HYDRATION] restored room {} from {when}", room.room_id);
+            Ok(Loaded::Restored(Box::new(room)))
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            refuse(store, room_id, &value, &reason).await;
+            Ok(Loaded::Refused(Refused {
+                room_id: room_id.to_string(),
+                reason,
+            }))
+        }
+    }
+}
+
+/// Takes every saved room whose lease nobody holds. Fails only if Redis
+/// does not answer.
+pub async fn claim_saved(
+    store: &RedisStore,
+    fence: &Fence,
+    grace: Duration,
+) -> Result<Hydration, StoreError> {
     let mut hydration = Hydration::default();
-    for (room_id, value) in ids.into_iter().zip(values) {
-        let Some(value) = value else {
-            tracing::warn!(room = %room_id, "[HYDRATION] snapshot of room {room_id} vanished before it was read (expired?)");
-            continue;
-        };
-        match Envelope::decode(&room_id, &value) {
-            Ok(envelope) => {
-                let room = restore(envelope, grace, now);
-                let when = humantime::format_rfc3339_millis(room.saved_at);
-                tracing::info!(room = %room.room_id, "[HYDRATION] restored room {} from {when}", room.room_id);
-                hydration.rooms.push(room);
+    for room_id in store.saved_room_ids().await? {
+        match take(store, fence, &room_id, grace, true).await? {
+            Taken::Owned {
+                epoch,
+                loaded: Loaded::Restored(room),
+            } => hydration.rooms.push(ClaimedRoom { room: *room, epoch }),
+            Taken::Owned { epoch, loaded } => {
+                // Refused or gone meanwhile: nothing to run until someone joins it.
+                if let Loaded::Refused(refused) = loaded {
+                    hydration.refused.push(refused);
+                }
+                store.release(fence, &room_id, epoch).await?;
             }
-            Err(e) => {
-                let reason = e.to_string();
-                refuse(store, &room_id, &value, &reason).await;
-                hydration.refused.push(Refused { room_id, reason });
+            Taken::Held { node, .. } => {
+                tracing::info!(room = %room_id, owner = %node, "[HYDRATION] room {room_id} runs on node {node}");
             }
         }
     }
@@ -120,20 +244,22 @@ async fn refuse(store: &RedisStore, room_id: &str, value: &[u8], reason: &str) {
     }
 }
 
-/// Hydrates, retrying while Redis does not answer, for at most `give_up_after`;
-/// then starts fresh (logged), so a Redis outage cannot keep the game down.
-pub async fn hydrate_with_retry(
+/// Claims, retrying while Redis does not answer, for at most `give_up_after`;
+/// then starts without saved rooms (logged): they are taken on demand when
+/// players join, so a Redis outage cannot keep the game down.
+pub async fn claim_with_retry(
     store: &RedisStore,
+    fence: &Fence,
     grace: Duration,
     give_up_after: Duration,
 ) -> Hydration {
     let started = std::time::Instant::now();
     let mut pause = Duration::from_millis(100);
     loop {
-        match hydrate(store, grace).await {
+        match claim_saved(store, fence, grace).await {
             Ok(hydration) => return hydration,
             Err(e) if started.elapsed() + pause >= give_up_after => {
-                tracing::error!(error = %e, "[HYDRATION] Redis did not answer within {give_up_after:?}; starting fresh");
+                tracing::error!(error = %e, "[HYDRATION] Redis did not answer within {give_up_after:?}; starting without saved rooms (they are taken as players join)");
                 return Hydration::default();
             }
             Err(e) => {

@@ -1,6 +1,6 @@
 //! Redis key names. Snapshot keys are the seed's `game_room_{roomId}`; the
-//! quarantine prefix deliberately does not start with `game_room_`, so a scan
-//! for saved rooms never picks a quarantined value up again.
+//! other prefixes deliberately do not start with `game_room_`, so a scan for
+//! saved rooms never picks up a quarantined value, a lease or an epoch.
 
 /// Prefix of every room snapshot key.
 pub const ROOM_KEY_PREFIX: &str = "game_room_";
@@ -8,6 +8,11 @@ pub const ROOM_KEY_PREFIX: &str = "game_room_";
 pub const ROOM_KEY_PATTERN: &str = "game_room_*";
 /// Prefix of the hash that keeps a value hydration refused.
 pub const QUARANTINE_KEY_PREFIX: &str = "quarantine:game_room_";
+
+/// Prefix of the hash `{node, epoch}` naming a room's owner (expires with the lease).
+pub const LEASE_KEY_PREFIX: &str = "lease:game_room_";
+/// Prefix of the counter of a room's fencing epochs.
+pub const EPOCH_KEY_PREFIX: &str = "epoch:game_room_";
 
 /// Seconds a snapshot lives without being rewritten (the seed's expiry).
 pub const SNAPSHOT_TTL_SECS: u64 = 3600;
@@ -20,6 +25,14 @@ pub fn room_key(room_id: &str) -> String {
 
 pub fn quarantine_key(room_id: &str) -> String {
     format!("{QUARANTINE_KEY_PREFIX}{room_id}")
+}
+
+pub fn lease_key(room_id: &str) -> String {
+    format!("{LEASE_KEY_PREFIX}{room_id}")
+}
+
+pub fn epoch_key(room_id: &str) -> String {
+    format!("{EPOCH_KEY_PREFIX}{room_id}")
 }
 
 /// The room id of a snapshot key, or None for a key that is not one.
@@ -39,5 +52,7 @@ mod tests {
         assert_eq!(room_id_of("game_room_"), None);
         assert_eq!(room_id_of("other"), None);
         assert_eq!(room_id_of(&quarantine_key("lobby")), None);
+        assert_eq!(room_id_of(&lease_key("lobby")), None);
+        assert_eq!(room_id_of(&epoch_key("lobby")), None);
     }
 }

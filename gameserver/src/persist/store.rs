@@ -1,16 +1,26 @@
 //! The Redis side of persistence: one auto-reconnecting connection, every
 //! command bounded by a timeout so no caller ever waits on an outage for long.
+//!
+//! Failover: ElastiCache moves its primary endpoint's DNS name, and a
+//! connection opened before the move may stay on the demoted node, which
+//! answers writes with `READONLY`. redis-rs's `ConnectionManager` reconnects
+//! (resolving the name again) only when the connection drops, not on
+//! `READONLY` (it classes it "refresh slots and retry", a cluster concern), so
+//! the store replaces its connection itself on that reply, and says so to
+//! whoever listens (`failovers`: the pub/sub bus reconnects too).
 
 use std::future::Future;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, IntoConnectionInfo, RedisError};
+use redis::io::tcp::socket2::TcpKeepalive;
+use redis::io::tcp::TcpSettings;
+use redis::{Client, ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind};
+use tokio::sync::watch;
 
 use super::envelope::millis_since_epoch;
-use super::keys::{
-    quarantine_key, room_id_of, room_key, QUARANTINE_TTL_SECS, ROOM_KEY_PATTERN, SNAPSHOT_TTL_SECS,
-};
+use super::keys::{quarantine_key, room_id_of, room_key, QUARANTINE_TTL_SECS, ROOM_KEY_PATTERN};
 use super::redact::redact_url;
 use super::tls::install_crypto_provider;
 
@@ -53,18 +63,26 @@ pub enum StoreError {
         op: String,
         timeout: Duration,
     },
+    #[error("redis at {target}: {op} got an answer of the wrong shape: {detail}")]
+    Unexpected {
+        target: String,
+        op: String,
+        detail: String,
+    },
 }
 
-/// One write of the snapshot writer's batch.
-#[derive(Debug)]
-pub enum Write<'a> {
-    Save { room_id: &'a str, value: &'a [u8] },
-    Delete { room_id: &'a str },
+/// The connection in use and how many times it was replaced after a failover.
+struct Current {
+    generation: u64,
+    conn: ConnectionManager,
 }
 
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    client: Client,
+    config: ConnectionManagerConfig,
+    current: Arc<RwLock<Current>>,
+    failovers: Arc<watch::Sender<u64>>,
     /// The URL with its password hidden: the only form that reaches a log.
     target: String,
     options: StoreOptions,
@@ -104,15 +122,23 @@ impl RedisStore {
             let settings = info.redis_settings().clone().set_password(password);
             info = info.set_redis_settings(settings);
         }
+        info = info.set_tcp_settings(tcp_settings());
         let client = Client::open(info).map_err(invalid)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(options.connect_timeout))
             .set_response_timeout(Some(options.op_timeout))
             .set_max_delay(options.max_reconnect_delay)
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(invalid)?;
+        let conn = ConnectionManager::new_lazy_with_config(client.clone(), config.clone())
+            .map_err(invalid)?;
         Ok(RedisStore {
-            conn,
+            client,
+            config,
+            current: Arc::new(RwLock::new(Current {
+                generation: 0,
+                conn,
+            })),
+            failovers: Arc::new(watch::channel(0).0),
             target,
             options,
         })
@@ -123,9 +149,27 @@ impl RedisStore {
         &self.target
     }
 
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// Changes each time the store replaced its connection after a failover.
+    pub fn failovers(&self) -> watch::Receiver<u64> {
+        self.failovers.subscribe()
+    }
+
+    /// A new dedicated connection for SUBSCRIBE, to whatever the URL's name
+    /// resolves to now.
+    pub async fn pubsub(&self) -> Result<redis::aio::PubSub, StoreError> {
+        let client = self.client.clone();
+        self.bounded("opening a pub/sub connection", async move {
+            client.get_async_pubsub().await
+        })
+        .await
+    }
+
     pub async fn ping(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn.clone();
-        self.bounded("PING", async move {
+        self.run("PING", |mut conn| async move {
             redis::cmd("PING")
                 .query_async::<String>(&mut conn)
                 .await
@@ -134,26 +178,45 @@ impl RedisStore {
         .await
     }
 
-    /// Writes the batch in one round trip. SET and DEL are idempotent, so the
-    /// writer may simply send a failed batch again.
-    pub async fn write(&self, batch: &[Write<'_>]) -> Result<(), StoreError> {
-        let mut pipe = redis::pipe();
-        for w in batch {
-            match w {
-                Write::Save { room_id, value } => pipe
-                    .cmd("SET")
-                    .arg(room_key(room_id))
-                    .arg(*value)
-                    .arg("EX")
-                    .arg(SNAPSHOT_TTL_SECS)
-                    .ignore(),
-                Write::Delete { room_id } => pipe.cmd("DEL").arg(room_key(room_id)).ignore(),
-            };
+    /// Whether the connection reaches the primary. A replica (a demoted
+    /// primary after a failover) makes the store reconnect.
+    /// ElastiCache allows ROLE (its restricted commands are listed at
+    /// https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ClientConfig.RestrictedCommands.html).
+    pub async fn check_primary(&self) -> Result<bool, StoreError> {
+        let (generation, mut conn) = self.conn();
+        let role = self
+            .bounded("ROLE", async move {
+                redis::cmd("ROLE")
+                    .query_async::<redis::Value>(&mut conn)
+                    .await
+            })
+            .await?;
+        let primary = match role {
+            redis::Value::Array(items) => matches!(
+                items.first(),
+                Some(redis::Value::BulkString(b)) if b.as_slice() == b"master"
+            ),
+            _ => false,
+        };
+        if !primary {
+            self.follow_failover(generation, "it is not the primary (ROLE)");
         }
-        let mut conn = self.conn.clone();
-        let op = format!("writing {} snapshot(s)", batch.len());
-        self.bounded(&op, async move { pipe.query_async::<()>(&mut conn).await })
-            .await
+        Ok(primary)
+    }
+
+    /// Publishes each payload to its channel, in order, in one round trip.
+    pub async fn publish(&self, messages: &[(String, bytes::Bytes)]) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in messages {
+            pipe.cmd("PUBLISH")
+                .arg(channel)
+                .arg(payload.as_ref())
+                .ignore();
+        }
+        self.run("PUBLISH", |mut conn| async move {
+            pipe.query_async::<()>(&mut conn).await
+        })
+        .await
     }
 
     /// Ids of every room with a saved snapshot, sorted.
@@ -161,9 +224,8 @@ impl RedisStore {
         let mut ids = Vec::new();
         let mut cursor: u64 = 0;
         loop {
-            let mut conn = self.conn.clone();
             let (next, keys) = self
-                .bounded("SCAN for saved rooms", async move {
+                .run("SCAN for saved rooms", |mut conn| async move {
                     redis::cmd("SCAN")
                         .arg(cursor)
                         .arg("MATCH")
@@ -195,9 +257,8 @@ impl RedisStore {
         let mut values = Vec::with_capacity(room_ids.len());
         for chunk in room_ids.chunks(BATCH) {
             let keys: Vec<String> = chunk.iter().map(|id| room_key(id)).collect();
-            let mut conn = self.conn.clone();
             let got = self
-                .bounded("MGET of saved rooms", async move {
+                .run("MGET of saved rooms", |mut conn| async move {
                     redis::cmd("MGET")
                         .arg(&keys)
                         .query_async::<Vec<Option<Vec<u8>>>>(&mut conn)
@@ -234,12 +295,64 @@ impl RedisStore {
             .arg(reason)
             .arg(millis_since_epoch(SystemTime::now()))
             .arg(QUARANTINE_TTL_SECS);
-        let mut conn = self.conn.clone();
         let op = format!("quarantining room {room_id}");
-        self.bounded(&op, async move {
+        self.run(&op, |mut conn| async move {
             cmd.query_async::<i64>(&mut conn).await.map(drop)
         })
         .await
+    }
+
+    /// Runs `call` on the current connection within the op timeout; a
+    /// `READONLY` answer replaces the connection before the error returns.
+    pub(super) async fn run<T, F, Fut>(&self, op: &str, call: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let (generation, conn) = self.conn();
+        let result = self.bounded(op, call(conn)).await;
+        if let Err(StoreError::Command { source, .. }) = &result {
+            if is_read_only(source) {
+                self.follow_failover(generation, "it answered READONLY (a demoted primary)");
+            }
+        }
+        result
+    }
+
+    pub fn unexpected(&self, op: &str, detail: impl Into<String>) -> StoreError {
+        StoreError::Unexpected {
+            target: self.target.clone(),
+            op: op.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    fn conn(&self) -> (u64, ConnectionManager) {
+        // Nothing panics while holding this lock; recover it if anything ever did.
+        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
+        (current.generation, current.conn.clone())
+    }
+
+    /// Replaces the connection (the next command connects and resolves the
+    /// name again), once per failover however many commands noticed it.
+    fn follow_failover(&self, seen: u64, why: &str) {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.generation != seen {
+            return;
+        }
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.config.clone()) {
+            Ok(conn) => {
+                current.conn = conn;
+                current.generation += 1;
+                let generation = current.generation;
+                drop(current);
+                tracing::warn!(redis = %self.target, why, "Redis failover: reconnecting to the primary");
+                self.failovers.send_replace(generation);
+            }
+            Err(e) => {
+                tracing::error!(redis = %self.target, error = %e, "Redis failover: cannot reconnect")
+            }
+        }
     }
 
     async fn bounded<T>(
@@ -261,4 +374,29 @@ impl RedisStore {
             }),
         }
     }
+}
+
+/// No Nagle delay (relayed updates are small and latency counts), and a
+/// peer that stops answering (a zone lost, packets dropped) ends the
+/// connection within seconds, so it reconnects, instead of hanging for
+/// the kernel's default of minutes.
+fn tcp_settings() -> TcpSettings {
+    let keepalive = TcpKeepalive::new()
+        .with_time(Duration::from_secs(5))
+        .with_interval(Duration::from_secs(2))
+        .with_retries(3);
+    TcpSettings::default()
+        .set_nodelay(true)
+        .set_keepalive(keepalive)
+        .set_user_timeout(Duration::from_secs(10))
+}
+
+fn is_read_only(e: &RedisError) -> bool {
+    e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly)
+}
+
+/// A script Redis does not know (EVALSHA after a restart or failover).
+pub(super) fn is_no_script(e: &StoreError) -> bool {
+    matches!(e, StoreError::Command { source, .. }
+        if source.kind() == ErrorKind::Server(ServerErrorKind::NoScript))
 }

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::*;
 use crate::sim::{Input, SimConfig, World};
+use crate::token::TokenHash;
 
 const FIRE_UP: Input = Input {
     up: true,

@@ -4,7 +4,10 @@
 //! pending snapshot per room, never a growing queue. One task drains the
 //! slots, encodes, and writes each batch in one round trip; a failed batch
 //! goes back into the slots (unless newer snapshots arrived meanwhile) and is
-//! retried with backoff once the connection is back.
+//! retried with backoff once the connection is back. Every write is fenced
+//! (`fence`): a write Redis refuses because another node took the room over
+//! is counted, reported once (`OnRefused`) and final: later snapshots of that
+//! room under the same or an older epoch are dropped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -15,7 +18,11 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use super::envelope::Envelope;
-use super::store::{RedisStore, Write};
+use super::fence::{Fence, Write};
+use super::store::RedisStore;
+
+/// Told the room and epoch of each write Redis refused.
+pub type OnRefused = Arc<dyn Fn(&str, u64) + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
@@ -41,6 +48,8 @@ pub struct WriterStats {
     pub superseded: AtomicU64,
     pub written: AtomicU64,
     pub deleted: AtomicU64,
+    /// Writes refused because the room had another owner.
+    pub refused: AtomicU64,
     pub failed_batches: AtomicU64,
     pub bytes_written: AtomicU64,
     pub last_batch_micros: AtomicU64,
@@ -58,10 +67,18 @@ pub struct FlushError {
 }
 
 enum Job {
-    Save(Box<Envelope>),
+    Save(Box<Envelope>, u64),
     /// Encoded once already, kept after a failed write.
-    Encoded(Arc<[u8]>),
-    Delete,
+    Encoded(Arc<[u8]>, u64),
+    Delete(u64),
+}
+
+impl Job {
+    fn epoch(&self) -> u64 {
+        match self {
+            Job::Save(_, epoch) | Job::Encoded(_, epoch) | Job::Delete(epoch) => *epoch,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -69,6 +86,8 @@ struct State {
     pending: HashMap<String, Job>,
     in_flight: usize,
     closed: bool,
+    /// The newest epoch under which each room's write was refused.
+    refused: HashMap<String, u64>,
 }
 
 struct Shared {
@@ -78,6 +97,8 @@ struct Shared {
     hurry: Notify,
     idle: Notify,
     stats: WriterStats,
+    fence: Fence,
+    on_refused: OnRefused,
 }
 
 #[derive(Clone)]
@@ -86,8 +107,16 @@ pub struct SnapshotWriter {
 }
 
 impl SnapshotWriter {
-    pub fn spawn(store: RedisStore, options: WriterOptions) -> (SnapshotWriter, JoinHandle<()>) {
+    /// Writes as `fence.node`; `on_refused` hears of every refused write.
+    pub fn spawn(
+        store: RedisStore,
+        fence: Fence,
+        options: WriterOptions,
+        on_refused: OnRefused,
+    ) -> (SnapshotWriter, JoinHandle<()>) {
         let shared = Arc::new(Shared {
+            fence,
+            on_refused,
             state: Mutex::new(State::default()),
             work: Notify::new(),
             hurry: Notify::new(),
@@ -101,19 +130,38 @@ impl SnapshotWriter {
         (SnapshotWriter { shared }, task)
     }
 
-    /// Never waits on Redis: only a short lock to swap the slot.
+    /// Never waits on Redis: only a short lock to swap the slot. A snapshot
+    /// is written only under the lease epoch it carries; one without is a bug
+    /// in the caller and is dropped.
     pub fn submit(&self, envelope: Envelope) {
-        self.put(envelope.room_id.clone(), Job::Save(Box::new(envelope)));
+        let Some(epoch) = envelope.epoch else {
+            tracing::error!(room = %envelope.room_id, "snapshot without a lease epoch dropped");
+            return;
+        };
+        self.put(
+            envelope.room_id.clone(),
+            Job::Save(Box::new(envelope), epoch),
+        );
         self.shared.stats.submitted.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The room is gone for good: its key goes too (after any pending save).
-    pub fn remove(&self, room_id: &str) {
-        self.put(room_id.to_string(), Job::Delete);
+    /// The room is gone for good: its key and lease go too (after any pending
+    /// save), if it is still this node's under `epoch`.
+    pub fn remove(&self, room_id: &str, epoch: u64) {
+        self.put(room_id.to_string(), Job::Delete(epoch));
     }
 
     fn put(&self, room_id: String, job: Job) {
-        let replaced = self.shared.lock().pending.insert(room_id, job);
+        let mut state = self.shared.lock();
+        if state
+            .refused
+            .get(&room_id)
+            .is_some_and(|&e| job.epoch() <= e)
+        {
+            return;
+        }
+        let replaced = state.pending.insert(room_id, job);
+        drop(state);
         if replaced.is_some() {
             self.shared.stats.superseded.fetch_add(1, Ordering::Relaxed);
         }
@@ -187,6 +235,23 @@ impl Shared {
         Some(batch)
     }
 
+    /// Remembers refused writes (later ones of the same room and epoch are
+    /// dropped) and reports each.
+    fn refuse(&self, refused: Vec<(String, u64)>) {
+        for (room, epoch) in refused {
+            self.stats.refused.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(room = %room, epoch, "snapshot refused: another node owns the room now");
+            let mut state = self.lock();
+            let newest = state.refused.entry(room.clone()).or_insert(epoch);
+            *newest = (*newest).max(epoch);
+            state
+                .pending
+                .retain(|r, job| r != &room || job.epoch() > epoch);
+            drop(state);
+            (self.on_refused)(&room, epoch);
+        }
+    }
+
     /// Puts a failed batch back where no newer job took its place.
     fn finish_batch(&self, failed: Vec<(String, Job)>) {
         let mut state = self.lock();
@@ -210,7 +275,8 @@ async fn run(shared: Arc<Shared>, store: RedisStore, options: WriterOptions) {
         }
         let batch = encode(batch);
         match write_batch(&shared, &store, &batch).await {
-            Ok(()) => {
+            Ok(refused) => {
+                shared.refuse(refused);
                 backoff = options.min_backoff;
                 shared.finish_batch(Vec::new());
             }
@@ -232,15 +298,15 @@ async fn run(shared: Arc<Shared>, store: RedisStore, options: WriterOptions) {
 
 /// A job ready to send: saves already encoded.
 enum Ready {
-    Save(Arc<[u8]>),
-    Delete,
+    Save(Arc<[u8]>, u64),
+    Delete(u64),
 }
 
 impl From<Ready> for Job {
     fn from(ready: Ready) -> Job {
         match ready {
-            Ready::Save(bytes) => Job::Encoded(bytes),
-            Ready::Delete => Job::Delete,
+            Ready::Save(bytes, epoch) => Job::Encoded(bytes, epoch),
+            Ready::Delete(epoch) => Job::Delete(epoch),
         }
     }
 }
@@ -250,44 +316,53 @@ fn encode(batch: Vec<(String, Job)>) -> Vec<(String, Ready)> {
     batch
         .into_iter()
         .filter_map(|(room, job)| match job {
-            Job::Save(envelope) => match envelope.encode() {
-                Ok(bytes) => Some((room, Ready::Save(bytes.into()))),
+            Job::Save(envelope, epoch) => match envelope.encode() {
+                Ok(bytes) => Some((room, Ready::Save(bytes.into(), epoch))),
                 Err(e) => {
                     tracing::error!(room = %room, error = %e, "snapshot dropped");
                     None
                 }
             },
-            Job::Encoded(bytes) => Some((room, Ready::Save(bytes))),
-            Job::Delete => Some((room, Ready::Delete)),
+            Job::Encoded(bytes, epoch) => Some((room, Ready::Save(bytes, epoch))),
+            Job::Delete(epoch) => Some((room, Ready::Delete(epoch))),
         })
         .collect()
 }
 
+/// Writes the batch; Ok holds the (room, epoch) of each write Redis refused.
 async fn write_batch(
     shared: &Shared,
     store: &RedisStore,
     batch: &[(String, Ready)],
-) -> Result<(), super::store::StoreError> {
+) -> Result<Vec<(String, u64)>, super::store::StoreError> {
     let writes: Vec<Write<'_>> = batch
         .iter()
         .map(|(room, job)| match job {
-            Ready::Save(bytes) => Write::Save {
+            Ready::Save(bytes, epoch) => Write::Save {
                 room_id: room,
                 value: bytes,
+                epoch: *epoch,
             },
-            Ready::Delete => Write::Delete { room_id: room },
+            Ready::Delete(epoch) => Write::Delete {
+                room_id: room,
+                epoch: *epoch,
+            },
         })
         .collect();
     let started = Instant::now();
-    let result = store.write(&writes).await;
+    let result = store.write(&shared.fence, &writes).await;
     shared.stats.last_batch_micros.store(
         u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         Ordering::Relaxed,
     );
-    result?;
+    let landed = result?;
     let stats = &shared.stats;
-    for w in &writes {
+    let mut refused = Vec::new();
+    for (w, landed) in writes.iter().zip(landed) {
         match w {
+            Write::Save { room_id, epoch, .. } | Write::Delete { room_id, epoch } if !landed => {
+                refused.push((room_id.to_string(), *epoch));
+            }
             Write::Save { value, .. } => {
                 stats.written.fetch_add(1, Ordering::Relaxed);
                 stats
@@ -302,5 +377,5 @@ async fn write_batch(
     if !stats.healthy.swap(true, Ordering::Relaxed) {
         tracing::info!("snapshot writes to Redis resumed");
     }
-    Ok(())
+    Ok(refused)
 }

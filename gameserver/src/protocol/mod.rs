@@ -21,6 +21,7 @@ pub use update::{
     MovedShip, NewMissile, NewShip, ShipMotion, UpdateBody, UpdateEncoder, UpdateKind,
 };
 pub use wire::DecodeError;
+pub(crate) use wire::{put_str8, put_varint, Reader};
 
 pub const PROTOCOL_VERSION: u8 = 1;
 /// Largest client frame accepted; bigger ones close the connection with 1009.

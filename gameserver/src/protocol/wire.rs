@@ -82,6 +82,15 @@ impl<'a> Reader<'a> {
         Ok(u32::from_le_bytes(self.array(field)?))
     }
 
+    pub fn u64(&mut self, field: &'static str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array(field)?))
+    }
+
+    /// The next `n` bytes as they are.
+    pub fn bytes(&mut self, n: usize, field: &'static str) -> Result<&'a [u8], DecodeError> {
+        self.take(n, field)
+    }
+
     pub fn f32(&mut self, field: &'static str) -> Result<f32, DecodeError> {
         Ok(f32::from_le_bytes(self.array(field)?))
     }

@@ -1,24 +1,33 @@
 //! Rooms: each one owns a `World` and runs it in its own task at a fixed
-//! 60 steps per second. Other layers reach a room only by its id, through the
-//! `Registry`, and talk to it by messages, so a room could live elsewhere.
+//! 60 steps per second. Other layers reach a room only by messages on its
+//! queue (`RoomHandle`); a room reaches back only through the narrow `Host`
+//! handle of whatever runs it, and hears whether it still owns its world from
+//! its `Lease`. Its players' connections may be on this node or, relayed, on
+//! another (`Peer`).
 
-mod registry;
+mod host;
+mod joins;
+mod outbound;
 mod schedule;
 mod session;
 mod snapshot;
 mod task;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 
-pub use registry::{Registry, RestoreError};
-pub use snapshot::Persistence;
+pub use host::{Host, Lease, LeaseView};
+pub use joins::REPLACED;
+pub use snapshot::{restored_sessions, Persistence};
+pub use task::{Ended, Room, RoomContext, MOVED};
 
 use crate::names::{PlayerName, RoomId};
 use crate::sim::{Input, PlayerId, SimConfig};
+use crate::token::TokenHash;
 
 /// How many messages may wait for one connection's socket. Updates use only
 /// the part above `CONTROL_RESERVE`, so control messages still fit when a slow
@@ -27,6 +36,9 @@ pub const OUTBOX_CAPACITY: usize = 64;
 pub const CONTROL_RESERVE: usize = 16;
 /// Commands (joins, inputs, leaves) waiting for a room's next step.
 pub const ROOM_QUEUE_CAPACITY: usize = 4096;
+/// A node relaying players of a room says so this often (`Command::Present`);
+/// after three missed beats its players count as disconnected.
+pub const PRESENCE_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug)]
 pub struct RoomConfig {
@@ -37,6 +49,16 @@ pub struct RoomConfig {
     /// Some: every room's world seed derives from this and the room id.
     pub seed: Option<u64>,
 }
+
+/// The reasons rooms give when they close a socket (a relayed close carries
+/// one of these or none).
+pub const CLOSE_REASONS: [&str; 2] = [REPLACED, MOVED];
+
+/// Tells apart the connections of one room across every node (random per
+/// process, then counted), so a reconnect replaces exactly the older one.
+pub type ConnId = u64;
+/// The id of a node of the cluster, as other nodes name it.
+pub type NodeName = Arc<str>;
 
 /// What a room sends toward one connection.
 #[derive(Clone, Debug)]
@@ -51,6 +73,7 @@ pub enum Outgoing {
 
 pub type Outbox = mpsc::Sender<Outgoing>;
 
+/// A join as a connection on this node asks for it.
 #[derive(Clone, Debug)]
 pub struct JoinRequest {
     pub name: Option<PlayerName>,
@@ -59,12 +82,49 @@ pub struct JoinRequest {
     pub outbox: Outbox,
 }
 
-/// A connection's place in a room; `conn` tells apart two connections of one
-/// player (a reconnect replaces the older one).
+/// Where a player's connection is: a socket on this node, or on another
+/// node that relays the room's messages to it.
+#[derive(Clone, Debug)]
+pub enum Peer {
+    Local(Outbox),
+    Remote(NodeName),
+}
+
+/// The reconnect tokens of a join: the one presented (to resume a player)
+/// and the one a new player gets. Rooms keep hashes only; the texts travel
+/// only when the welcome is written on this node (a relayed join carries
+/// hashes and its own node writes the token into the welcome).
+#[derive(Clone, Debug)]
+pub struct Tokens {
+    pub presented: Option<TokenHash>,
+    pub fresh: TokenHash,
+    pub texts: Option<TokenTexts>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TokenTexts {
+    pub presented: Option<String>,
+    pub fresh: String,
+}
+
+/// A join as a room takes it.
+#[derive(Clone, Debug)]
+pub struct Joiner {
+    pub conn: ConnId,
+    pub name: Option<PlayerName>,
+    pub tokens: Tokens,
+    pub peer: Peer,
+    /// Some(last input seq): a takeover moves a connected player to this
+    /// room: it must resume (no new player), gets no second welcome, and its
+    /// client's inputs up to that seq count as acknowledged.
+    pub rejoin: Option<u32>,
+}
+
+/// A connection's place in a room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Joined {
     pub player: PlayerId,
-    pub conn: u64,
+    pub conn: ConnId,
     pub resumed: bool,
 }
 
@@ -87,28 +147,74 @@ pub struct RoomStats {
     pub connected: usize,
 }
 
-pub(crate) enum Command {
+/// Where the answer to a join goes.
+#[derive(Debug)]
+pub enum JoinReply {
+    Local(oneshot::Sender<Result<Joined, JoinError>>),
+    /// Published to the joiner's node (`RemoteEvent::Joined`).
+    Remote,
+}
+
+#[derive(Debug)]
+pub enum Command {
     Join {
-        request: JoinRequest,
-        reply: oneshot::Sender<Result<Joined, JoinError>>,
+        joiner: Joiner,
+        reply: JoinReply,
     },
     Input {
         player: PlayerId,
-        conn: u64,
+        conn: ConnId,
         seq: u32,
         input: Input,
     },
     Restart {
         player: PlayerId,
-        conn: u64,
+        conn: ConnId,
     },
     Leave {
         player: PlayerId,
-        conn: u64,
+        conn: ConnId,
+    },
+    /// A relaying node missed updates for these connections.
+    NeedFull {
+        conns: Vec<ConnId>,
+    },
+    /// A relaying node's heartbeat, with every connection it relays.
+    Present {
+        node: NodeName,
+        conns: Vec<ConnId>,
     },
     Stats {
         reply: oneshot::Sender<RoomStats>,
     },
+}
+
+/// What a room tells the players it holds on other nodes, published once per
+/// room and fanned out by each node to its own sockets.
+#[derive(Clone, Debug)]
+pub enum RemoteEvent {
+    Joined {
+        conn: ConnId,
+        result: Result<Joined, JoinError>,
+    },
+    /// A frame or a close for one connection.
+    ToConn { conn: ConnId, message: Outgoing },
+    /// A frame for every relayed connection (scores, kills).
+    ToAll(Bytes),
+    /// One update: the delta, the full body when some relayed player needs
+    /// it, and each relayed player's part.
+    Update {
+        delta: Bytes,
+        full: Option<Bytes>,
+        players: Vec<RemoteUpdate>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RemoteUpdate {
+    pub conn: ConnId,
+    pub last_input_seq: u32,
+    pub full: bool,
 }
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +225,8 @@ pub enum SendError {
     RoomGone,
 }
 
-/// The address of a running room.
+/// The address of a room's queue, whoever serves it (the room itself, or a
+/// relay to the node that owns it).
 #[derive(Clone, Debug)]
 pub struct RoomHandle {
     id: RoomId,
@@ -127,36 +234,46 @@ pub struct RoomHandle {
 }
 
 impl RoomHandle {
+    /// A queue for room `id` and its receiving end.
+    pub fn channel(id: RoomId) -> (RoomHandle, mpsc::Receiver<Command>) {
+        let (tx, rx) = mpsc::channel(ROOM_QUEUE_CAPACITY);
+        (RoomHandle { id, tx }, rx)
+    }
+
     pub fn id(&self) -> &RoomId {
         &self.id
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Whether both handles lead to the same queue.
+    pub fn same_queue(&self, other: &RoomHandle) -> bool {
+        self.tx.same_channel(&other.tx)
     }
 
     /// Never waits: an input the room cannot take now is dropped.
     pub fn input(
         &self,
         player: PlayerId,
-        conn: u64,
+        conn: ConnId,
         seq: u32,
         input: Input,
     ) -> Result<(), SendError> {
-        self.tx
-            .try_send(Command::Input {
-                player,
-                conn,
-                seq,
-                input,
-            })
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
-                mpsc::error::TrySendError::Closed(_) => SendError::RoomGone,
-            })
+        self.try_send(Command::Input {
+            player,
+            conn,
+            seq,
+            input,
+        })
     }
 
-    pub async fn restart(&self, player: PlayerId, conn: u64) -> Result<(), SendError> {
+    pub async fn restart(&self, player: PlayerId, conn: ConnId) -> Result<(), SendError> {
         self.send(Command::Restart { player, conn }).await
     }
 
-    pub async fn leave(&self, player: PlayerId, conn: u64) -> Result<(), SendError> {
+    pub async fn leave(&self, player: PlayerId, conn: ConnId) -> Result<(), SendError> {
         self.send(Command::Leave { player, conn }).await
     }
 
@@ -164,6 +281,25 @@ impl RoomHandle {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Stats { reply }).await?;
         answer.await.map_err(|_| SendError::RoomGone)
+    }
+
+    /// Joins through this queue and waits for the answer.
+    pub async fn join(&self, joiner: Joiner) -> Result<Result<Joined, JoinError>, SendError> {
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Join {
+            joiner,
+            reply: JoinReply::Local(reply),
+        };
+        self.send(command).await?;
+        answer.await.map_err(|_| SendError::RoomGone)
+    }
+
+    /// Never waits: for commands from other nodes, dropped when the queue is full.
+    pub fn try_send(&self, command: Command) -> Result<(), SendError> {
+        self.tx.try_send(command).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => SendError::RoomGone,
+        })
     }
 
     async fn send(&self, command: Command) -> Result<(), SendError> {

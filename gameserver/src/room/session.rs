@@ -1,27 +1,37 @@
-//! A room's human players: their connection (if any), reconnect token hash
-//! and grace deadline, and what each has been told.
+//! A room's human players: whether each is connected (and where) or waiting
+//! out its reconnect grace, its token hash, and what it has been told.
 
 use std::collections::HashMap;
 
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::Instant;
 
-use super::{Outbox, Outgoing, CONTROL_RESERVE};
+use super::{ConnId, NodeName, Outgoing, Peer, RemoteEvent, CONTROL_RESERVE};
 use crate::sim::{ObjectId, PlayerId};
 use crate::token::TokenHash;
 
+/// `told_ship` of a player moved here by a takeover: whatever its ship is,
+/// tell it again.
+pub const SHIP_UNKNOWN: ObjectId = ObjectId::MAX;
+
 pub struct Conn {
-    pub id: u64,
-    pub outbox: Outbox,
+    pub id: ConnId,
+    pub peer: Peer,
     /// Set on join and after a dropped update: the next update must be full.
     pub needs_full: bool,
+    pub since: Instant,
+}
+
+/// A player is connected, or away until its grace runs out: never both,
+/// never neither.
+pub enum Presence {
+    Connected(Conn),
+    Away { until: Instant },
 }
 
 pub struct Session {
     pub token_hash: TokenHash,
-    pub conn: Option<Conn>,
-    /// While disconnected: when the grace period runs out.
-    pub expires_at: Option<Instant>,
+    pub presence: Presence,
     pub last_input_seq: u32,
     /// The ship the client was last told about (0: none).
     pub told_ship: ObjectId,
@@ -31,32 +41,65 @@ pub struct Session {
 pub enum Queued {
     Sent,
     Dropped,
+    /// A relayed connection: it goes in the room's one publication.
+    Remote,
 }
 
 impl Session {
-    pub fn conn_is(&self, conn: u64) -> bool {
-        self.conn.as_ref().is_some_and(|c| c.id == conn)
+    pub fn conn(&self) -> Option<&Conn> {
+        match &self.presence {
+            Presence::Connected(conn) => Some(conn),
+            Presence::Away { .. } => None,
+        }
     }
 
-    /// Queues a control message; false when the client's queue is full or gone.
-    pub fn send(&self, message: Outgoing) -> bool {
-        self.conn
-            .as_ref()
-            .is_some_and(|c| c.outbox.try_send(message).is_ok())
+    pub fn conn_is(&self, conn: ConnId) -> bool {
+        self.conn().is_some_and(|c| c.id == conn)
     }
 
-    /// Queues an update only while the queue has room above the control
-    /// reserve; a dropped update makes the next one full.
+    /// The node relaying this player, if it is connected through one.
+    pub fn remote_node(&self) -> Option<&NodeName> {
+        match self.conn().map(|c| &c.peer) {
+            Some(Peer::Remote(node)) => Some(node),
+            _ => None,
+        }
+    }
+
+    /// Queues a control message: on the socket's queue, or in `remote` for a
+    /// relayed connection. False when a local queue is full or gone.
+    pub fn send(&self, message: Outgoing, remote: &mut Vec<RemoteEvent>) -> bool {
+        match self.conn() {
+            None => false,
+            Some(Conn {
+                peer: Peer::Local(outbox),
+                ..
+            }) => outbox.try_send(message).is_ok(),
+            Some(Conn {
+                id,
+                peer: Peer::Remote(_),
+                ..
+            }) => {
+                remote.push(RemoteEvent::ToConn { conn: *id, message });
+                true
+            }
+        }
+    }
+
+    /// Queues an update for a local socket only while its queue has room
+    /// above the control reserve; a dropped update makes the next one full.
     pub fn send_update(&mut self, body: bytes::Bytes) -> Queued {
         let seq = self.last_input_seq;
-        let Some(conn) = self.conn.as_mut() else {
+        let Presence::Connected(conn) = &mut self.presence else {
             return Queued::Dropped;
         };
-        if conn.outbox.capacity() <= CONTROL_RESERVE {
+        let Peer::Local(outbox) = &conn.peer else {
+            return Queued::Remote;
+        };
+        if outbox.capacity() <= CONTROL_RESERVE {
             conn.needs_full = true;
             return Queued::Dropped;
         }
-        match conn.outbox.try_send(Outgoing::Update {
+        match outbox.try_send(Outgoing::Update {
             last_input_seq: seq,
             body,
         }) {
@@ -88,11 +131,29 @@ impl Sessions {
     }
 
     pub fn connected(&self) -> usize {
-        self.by_player.values().filter(|s| s.conn.is_some()).count()
+        self.by_player
+            .values()
+            .filter(|s| s.conn().is_some())
+            .count()
+    }
+
+    /// Players connected through other nodes.
+    pub fn remote(&self) -> usize {
+        self.by_player
+            .values()
+            .filter(|s| s.remote_node().is_some())
+            .count()
     }
 
     pub fn player_with_token(&self, hash: &TokenHash) -> Option<PlayerId> {
         self.by_token.get(hash).copied()
+    }
+
+    /// Whether `player` is known by `hash`.
+    pub fn has_token(&self, player: PlayerId, hash: &TokenHash) -> bool {
+        self.by_player
+            .get(&player)
+            .is_some_and(|s| &s.token_hash == hash)
     }
 
     pub fn insert(&mut self, player: PlayerId, session: Session) {
@@ -105,8 +166,20 @@ impl Sessions {
     }
 
     /// The session of `player` if `conn` is its current connection.
-    pub fn current(&mut self, player: PlayerId, conn: u64) -> Option<&mut Session> {
+    pub fn current(&mut self, player: PlayerId, conn: ConnId) -> Option<&mut Session> {
         self.by_player.get_mut(&player).filter(|s| s.conn_is(conn))
+    }
+
+    /// The player connected as `conn`, wherever it is.
+    pub fn player_of(&self, conn: ConnId) -> Option<PlayerId> {
+        self.by_player
+            .iter()
+            .find(|(_, s)| s.conn_is(conn))
+            .map(|(p, _)| *p)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (PlayerId, &Session)> {
+        self.by_player.iter().map(|(p, s)| (*p, s))
     }
 
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (PlayerId, &mut Session)> {
@@ -118,7 +191,7 @@ impl Sessions {
         let gone: Vec<PlayerId> = self
             .by_player
             .iter()
-            .filter(|(_, s)| s.conn.is_none() && s.expires_at.is_some_and(|t| t <= now))
+            .filter(|(_, s)| matches!(s.presence, Presence::Away { until } if until <= now))
             .map(|(p, _)| *p)
             .collect();
         for player in &gone {

@@ -8,10 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
-use super::session::{Session, Sessions};
-use crate::persist::{
-    millis_since_epoch, Envelope, PlayerRecord, RestoredPlayer, SnapshotWriter, TokenHash,
-};
+use super::session::{Presence, Session, Sessions};
+use crate::persist::{millis_since_epoch, Envelope, PlayerRecord, RestoredPlayer, SnapshotWriter};
 use crate::sim::{PlayerId, World};
 
 /// Event-driven snapshots of one room are at least this far apart, so a
@@ -49,60 +47,63 @@ impl SnapshotClock {
         self.due = true;
     }
 
-    /// Hands a snapshot to the writer if one is due at `now`.
+    /// Hands a snapshot to the writer if one is due at `now`; only under a
+    /// lease (`epoch`), else it stays due.
     pub(crate) fn tick(
         &mut self,
         room_id: &str,
         world: &World,
-        sessions: &mut Sessions,
+        sessions: &Sessions,
         now: Instant,
+        epoch: Option<u64>,
     ) {
         let since = now.duration_since(self.last);
         if (self.due && since >= MIN_SPACING) || since >= self.persistence.interval {
-            self.take(room_id, world, sessions, now);
+            self.take(room_id, world, sessions, now, epoch);
         }
     }
 
-    /// A snapshot now, whatever the schedule (the room is stopping).
+    /// A snapshot now, whatever the schedule (the room is stopping, or woke
+    /// from a pause), if it has a lease to write it under.
     pub(crate) fn take(
         &mut self,
         room_id: &str,
         world: &World,
-        sessions: &mut Sessions,
+        sessions: &Sessions,
         now: Instant,
+        epoch: Option<u64>,
     ) {
+        let Some(epoch) = epoch else {
+            self.due = true;
+            return;
+        };
         let wall = SystemTime::now();
         let players = player_records(sessions, now, wall);
-        let envelope = Envelope::capture(room_id, world, players, wall);
+        let envelope = Envelope::capture(room_id, world, players, wall).with_epoch(epoch);
         self.persistence.writer.submit(envelope);
         self.last = now;
         self.due = false;
-    }
-
-    /// The room is gone for good: so is its snapshot.
-    pub(crate) fn forget(&self, room_id: &str) {
-        self.persistence.writer.remove(room_id);
     }
 }
 
 /// Grace deadlines are kept on the monotonic clock while running and on the
 /// wall clock in a snapshot, since a new process has a new monotonic clock.
 fn player_records(
-    sessions: &mut Sessions,
+    sessions: &Sessions,
     now: Instant,
     wall: SystemTime,
 ) -> BTreeMap<PlayerId, PlayerRecord> {
     sessions
-        .iter_mut()
+        .iter()
         .map(|(player, session)| {
-            let grace_deadline = match (&session.conn, session.expires_at) {
-                (None, Some(at)) => {
-                    Some(millis_since_epoch(wall + at.saturating_duration_since(now)))
-                }
-                _ => None,
+            let grace_deadline = match session.presence {
+                Presence::Away { until } => Some(millis_since_epoch(
+                    wall + until.saturating_duration_since(now),
+                )),
+                Presence::Connected(_) => None,
             };
             let record = PlayerRecord {
-                token_hash: TokenHash::from_bytes(session.token_hash),
+                token_hash: session.token_hash,
                 grace_deadline,
             };
             (player, record)
@@ -112,11 +113,7 @@ fn player_records(
 
 /// Sessions of restored players: all disconnected, each waiting for its token
 /// until its grace deadline.
-pub(crate) fn restored_sessions(
-    players: Vec<RestoredPlayer>,
-    now: Instant,
-    wall: SystemTime,
-) -> Sessions {
+pub fn restored_sessions(players: Vec<RestoredPlayer>, now: Instant, wall: SystemTime) -> Sessions {
     let mut sessions = Sessions::default();
     for p in players {
         let left = p
@@ -124,9 +121,8 @@ pub(crate) fn restored_sessions(
             .duration_since(wall)
             .unwrap_or(Duration::ZERO);
         let session = Session {
-            token_hash: *p.token_hash.as_bytes(),
-            conn: None,
-            expires_at: Some(now + left),
+            token_hash: p.token_hash,
+            presence: Presence::Away { until: now + left },
             last_input_seq: 0,
             told_ship: 0,
         };
@@ -139,12 +135,13 @@ pub(crate) fn restored_sessions(
 mod tests {
     use super::*;
     use crate::room::session::Conn;
+    use crate::room::Peer;
+    use crate::token::TokenHash;
 
-    fn session(token: &str, conn: Option<Conn>, expires_at: Option<Instant>) -> Session {
+    fn session(token: &str, presence: Presence) -> Session {
         Session {
-            token_hash: crate::token::hash(token),
-            conn,
-            expires_at,
+            token_hash: TokenHash::of(token),
+            presence,
             last_input_seq: 0,
             told_ship: 0,
         }
@@ -158,16 +155,17 @@ mod tests {
         let mut sessions = Sessions::default();
         let conn = Conn {
             id: 1,
-            outbox,
+            peer: Peer::Local(outbox),
             needs_full: false,
+            since: now,
         };
-        sessions.insert(1, session("connected", Some(conn), None));
-        sessions.insert(
-            2,
-            session("away", None, Some(now + Duration::from_secs(12))),
-        );
+        sessions.insert(1, session("connected", Presence::Connected(conn)));
+        let away = Presence::Away {
+            until: now + Duration::from_secs(12),
+        };
+        sessions.insert(2, session("away", away));
 
-        let records = player_records(&mut sessions, now, wall);
+        let records = player_records(&sessions, now, wall);
         assert_eq!(records[&1].grace_deadline, None);
         assert!(records[&1].token_hash.matches("connected"));
         assert_eq!(
@@ -189,10 +187,13 @@ mod tests {
         ];
         let mut back = restored_sessions(restored, now, wall);
         assert_eq!(back.len(), 2);
-        assert_eq!(back.player_with_token(&crate::token::hash("away")), Some(2));
+        assert_eq!(back.player_with_token(&TokenHash::of("away")), Some(2));
         let away = back.get_mut(2).unwrap();
-        assert_eq!(away.expires_at, Some(now + Duration::from_secs(12)));
-        assert!(away.conn.is_none());
-        assert_eq!(back.get_mut(3).unwrap().expires_at, Some(now));
+        assert!(
+            matches!(away.presence, Presence::Away { until } if until == now + Duration::from_secs(12))
+        );
+        assert!(
+            matches!(back.get_mut(3).unwrap().presence, Presence::Away { until } if until == now)
+        );
     }
 }

@@ -8,7 +8,7 @@ use super::*;
 impl World {
     /// Phase 3: each bot turns toward the nearest other object (ships and
     /// missiles, its own included) or, when facing it, thrusts.
-    pub fn steer_bots(&mut self) {
+    pub(super) fn steer_bots(&mut self) {
         if !self.ships.iter().any(Ship::is_bot) {
             return;
         }

@@ -9,7 +9,7 @@ impl World {
     /// A missile hits the nearest ship within HIT_RADIUS that belongs to
     /// another player. The missile and the ship go at once; the shooter
     /// scores if its ship still exists; a human victim's death is counted.
-    pub fn resolve_collisions(&mut self) {
+    pub(super) fn resolve_collisions(&mut self) {
         if self.missiles.is_empty() || self.ships.is_empty() {
             return;
         }

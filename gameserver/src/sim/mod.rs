@@ -45,6 +45,19 @@ pub type PlayerId = u32;
 pub type ObjectId = u32;
 pub const BOT_PLAYER: PlayerId = 0;
 
+/// The phases of one step, in the rules' order (`World::step_observed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepPhase {
+    /// Each player's queued inputs.
+    Inputs,
+    /// The step counter advances and bots steer.
+    Bots,
+    Physics,
+    Collisions,
+    /// Thrust display, missile expiry, bot fire and respawn.
+    Timers,
+}
+
 /// One input message: each flag applies once. Order: turn, thrust, fire.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Debug, Serialize, Deserialize)]
 pub struct Input {

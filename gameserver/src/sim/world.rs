@@ -173,7 +173,7 @@ impl World {
     }
 
     /// Phase 1: one input of one player (applied to its ship, if it has one).
-    pub fn apply_input(&mut self, player: PlayerId, input: Input) {
+    pub(super) fn apply_input(&mut self, player: PlayerId, input: Input) {
         let Some(ship) = self.player(player).and_then(|p| p.ship) else {
             return;
         };
@@ -222,12 +222,12 @@ impl World {
     }
 
     /// Phase 2.
-    pub fn begin_step(&mut self) {
+    pub(super) fn begin_step(&mut self) {
         self.step += 1;
     }
 
     /// Phase 4a: cap ship speed, move everything, wrap.
-    pub fn move_objects(&mut self) {
+    pub(super) fn move_objects(&mut self) {
         for s in &mut self.ships {
             let speed2 = s.vx * s.vx + s.vy * s.vy;
             if speed2 > SHIP_MAX_SPEED * SHIP_MAX_SPEED {
@@ -245,7 +245,7 @@ impl World {
     }
 
     /// Phase 5: thrust display, missile expiry, bot fire, bot respawn.
-    pub fn run_timers(&mut self) {
+    pub(super) fn run_timers(&mut self) {
         for s in &mut self.ships {
             s.thrust_steps = s.thrust_steps.saturating_sub(1);
         }
@@ -273,14 +273,25 @@ impl World {
 
     /// One whole step, in the rules' order.
     pub fn step(&mut self, inputs: &[(PlayerId, Input)]) {
+        self.step_observed(inputs, |_| {});
+    }
+
+    /// One whole step, in the rules' order, calling `done` after each phase
+    /// (the room times them). The only place that order is written.
+    pub fn step_observed(&mut self, inputs: &[(PlayerId, Input)], mut done: impl FnMut(StepPhase)) {
         for &(player, input) in inputs {
             self.apply_input(player, input);
         }
+        done(StepPhase::Inputs);
         self.begin_step();
         self.steer_bots();
+        done(StepPhase::Bots);
         self.move_objects();
+        done(StepPhase::Physics);
         self.resolve_collisions();
+        done(StepPhase::Collisions);
         self.run_timers();
+        done(StepPhase::Timers);
     }
 
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {

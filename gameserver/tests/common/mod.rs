@@ -2,7 +2,10 @@
 //! loopback port and kills it when dropped.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod forwarder;
 mod listener;
+pub mod play;
 
 use listener::listens;
 
@@ -31,6 +34,26 @@ impl GameServer {
 
     pub fn start_on(port: u16, args: &[&str], envs: &[(&str, &str)]) -> GameServer {
         Self::launch(Some(port), args, envs, Stdio::inherit)
+    }
+
+    /// Several servers started at the same moment (each with its own
+    /// environment), waited for together.
+    pub fn start_together(envs: &[Vec<(&str, &str)>]) -> Vec<GameServer> {
+        let mut servers: Vec<GameServer> = envs
+            .iter()
+            .map(|envs| Self::spawn(free_port(), &[], envs, Stdio::inherit()))
+            .collect();
+        for (server, envs) in servers.iter_mut().zip(envs) {
+            if let Err(exit) = server.wait_listening(Duration::from_secs(20)) {
+                // Another test took the port first: this one starts again.
+                eprintln!(
+                    "gameserver could not listen on {} ({exit}); trying another port",
+                    server.port
+                );
+                *server = Self::launch(None, &[], envs, Stdio::inherit);
+            }
+        }
+        servers
     }
 
     /// Like `start`, with the server's log (stderr) written to `log`.
@@ -161,6 +184,51 @@ pub fn http_get(port: u16, path: &str) -> (u16, Vec<(String, String)>, String) {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     (status, headers, body.to_owned())
+}
+
+/// A plain HTTP/1.1 GET that never panics: (status, body), or (0, "") when
+/// nothing answers (a server stopped, paused or not up yet).
+pub fn try_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let mut response = String::new();
+    if stream.write_all(request.as_bytes()).is_err()
+        || stream.read_to_string(&mut response).is_err()
+    {
+        return (0, String::new());
+    }
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+/// A saved room with one player holding `token`, `steps` into its game, as
+/// a process that ran before would leave it.
+pub fn saved_room(room: &str, token: &str, steps: u32) -> Vec<u8> {
+    use gameserver::persist::{Envelope, PlayerRecord};
+    use gameserver::sim::{SimConfig, World};
+    let mut world = World::new(SimConfig::default(), 11);
+    let p = world.add_player(Some("Old".into()));
+    world.spawn_ship(p);
+    for _ in 0..steps {
+        world.step(&[]);
+    }
+    let record = PlayerRecord {
+        token_hash: gameserver::token::TokenHash::of(token),
+        grace_deadline: None,
+    };
+    let players = std::collections::BTreeMap::from([(p, record)]);
+    Envelope::capture(room, &world, players, std::time::SystemTime::now())
+        .encode()
+        .unwrap()
 }
 
 /// The value of an unlabelled Prometheus sample in a /metrics body.
