@@ -129,7 +129,7 @@ impl LabHandle {
 
     pub async fn info(&self) -> Result<LabInfo, LabError> {
         match self.execute(Operation::Describe).await? {
-            Reply::Info(info) => Ok(info),
+            Reply::Info(info) => Ok(*info),
             other => Err(unexpected("describe", &other)),
         }
     }

@@ -35,6 +35,8 @@ pub struct LabOptions {
     pub redispatch: bool,
     pub failover: FailoverTiming,
     pub snapshot_interval_ms: u64,
+    /// How long a room's lease lasts unless renewed.
+    pub lease_ttl_ms: u64,
     /// More flags for every node.
     pub node_args: Vec<String>,
 }
@@ -118,6 +120,7 @@ impl Lab {
             failover: self.options.failover.clone(),
             redispatch: self.options.redispatch,
             snapshot_interval_ms: self.options.snapshot_interval_ms,
+            lease_ttl_ms: self.options.lease_ttl_ms,
             dir: self.options.dir.clone(),
         }
     }
@@ -128,7 +131,7 @@ impl Lab {
             _ => tracing::info!(?op, "lab"),
         }
         match op {
-            Operation::Describe => return Ok(Reply::Info(self.info().await)),
+            Operation::Describe => return Ok(Reply::Info(Box::new(self.info().await))),
             Operation::Status => return Ok(Reply::Status(self.status().await?)),
             Operation::KillNode { zone } => self.with_node(zone, |n| n.kill()).await?,
             Operation::StartNode { zone } => {
@@ -231,6 +234,8 @@ fn node_args(options: &LabOptions) -> Vec<String> {
     let mut args = vec![
         "--snapshot-interval-ms".to_string(),
         options.snapshot_interval_ms.to_string(),
+        "--lease-ttl-ms".to_string(),
+        options.lease_ttl_ms.to_string(),
     ];
     args.extend(options.node_args.iter().cloned());
     args

@@ -74,6 +74,9 @@ struct LabArgs {
     redispatch: bool,
     #[arg(long, default_value_t = 1000)]
     snapshot_interval_ms: u64,
+    /// The nodes' room lease: a dead node's rooms move after at most this.
+    #[arg(long, default_value_t = 3000)]
+    lease_ttl_ms: u64,
     /// Another flag for every node (repeat it), e.g. --node-arg=--bots=5.
     #[arg(long = "node-arg", allow_hyphen_values = true)]
     node_args: Vec<String>,
@@ -103,9 +106,6 @@ struct RunArgs {
     /// shared deregistration delay).
     #[arg(long)]
     drain_secs: Option<u64>,
-    /// The nodes' room lease, for how far back a resumed world may be.
-    #[arg(long, default_value_t = 0)]
-    lease_ms: u64,
     /// Reports (JSON and SVG per scenario, the table) go here.
     #[arg(long, default_value = "target/lab/report")]
     out: PathBuf,
@@ -200,6 +200,7 @@ async fn start_lab(args: &LabArgs, dir: &Path, port: Option<u16>) -> anyhow::Res
         redispatch: args.redispatch,
         failover: FailoverTiming::default(),
         snapshot_interval_ms: args.snapshot_interval_ms,
+        lease_ttl_ms: args.lease_ttl_ms,
         node_args: args.node_args.clone(),
     };
     eprintln!("spaaace-lab: starting the lab in {}", dir.display());
@@ -213,7 +214,6 @@ async fn rehearse(
     restore: bool,
 ) -> anyhow::Result<ScenarioReport> {
     let lb = LoadBalancer::shared()?;
-    let lease = Duration::from_millis(args.lease_ms);
     let options = RunOptions {
         players: args.players,
         rooms: args.rooms,
@@ -228,8 +228,7 @@ async fn rehearse(
                     .unwrap_or(u64::from(lb.deregistration_delay_seconds)),
             ),
         },
-        lease,
-        settle: lease + Duration::from_secs(3),
+        settle: Duration::from_secs(3),
         quiet: Duration::from_secs(2),
         limit: Duration::from_secs(90),
         restore,

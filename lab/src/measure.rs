@@ -18,7 +18,8 @@
 //!   the lookback window before the outage: the resumed world is an older
 //!   snapshot of its world, which may have run on while the player was away,
 //!   so its ship is that one or was destroyed (0), and its kills and deaths
-//!   are those or more (a fresh world gives a new ship and a zeroed score).
+//!   are those or more, a lost ship counted as a death (a fresh world gives
+//!   a new ship and a zeroed score).
 
 use std::time::Duration;
 
@@ -256,8 +257,6 @@ fn episode(
     let base = start.min(before.at);
     let held = d.held_between(base.checked_sub(window.lookback).unwrap_or(base), before.at);
     let after = holding_after(d, rejoins.last().map_or(resume.at, |w| w.at));
-    // Resumed past everything it had seen: the world ran on while it was away.
-    let ran_on = resume.step >= seen_before;
     EpisodeOutcome {
         resumed: alive_after(d, last, end),
         wait: Some(resume.at.duration_since(start.max(before.at))),
@@ -265,8 +264,8 @@ fn episode(
         missed_steps: resume.step.saturating_sub(before.step),
         rejoins: rejoins.len() as u32,
         same_player: rejoins.iter().all(|w| w.player == player && w.resumed),
-        same_ship: ship_explained(&held, &after, ran_on),
-        same_score: score_explained(&held, &after, ran_on),
+        same_ship: after.ship == 0 || held.iter().any(|h| h.ship == after.ship),
+        same_score: score_explained(&held, &after),
         reset: rejoins.iter().any(|w| !w.resumed),
         resume_step: Some(resume.step),
         affected: true,
@@ -291,16 +290,12 @@ fn undisturbed(d: &Digest, start: Instant, end: Instant) -> EpisodeOutcome {
     }
 }
 
-/// Its ship is one it had; in a world that ran on, it may also have been
-/// destroyed meanwhile (0).
-fn ship_explained(held: &[Holding], after: &Holding, ran_on: bool) -> bool {
-    (ran_on && after.ship == 0) || held.iter().any(|h| h.ship == after.ship)
-}
-
-/// Its kills and deaths are ones it had; in a world that ran on, they may
-/// have grown from those (none fewer, and a lost ship counted as a death).
+/// Its kills and deaths grew from ones it had, never fewer, with a lost
+/// ship counted as a death: the resumed world is a snapshot of its world
+/// that may have run on while the player was away (or played elsewhere, on
+/// a node that was superseded), where its waiting ship could be destroyed.
 /// Unknown scores (no ship, hence no score row) cannot contradict.
-fn score_explained(held: &[Holding], after: &Holding, ran_on: bool) -> bool {
+fn score_explained(held: &[Holding], after: &Holding) -> bool {
     let Some((k1, d1)) = after.score else {
         return true;
     };
@@ -311,13 +306,7 @@ fn score_explained(held: &[Holding], after: &Holding, ran_on: bool) -> bool {
     if known.peek().is_none() {
         return true;
     }
-    known.any(|(ship, (k0, d0))| {
-        if ran_on {
-            k1 >= k0 && d1 >= d0 && (after.ship == ship || d1 > d0)
-        } else {
-            (k1, d1) == (k0, d0)
-        }
-    })
+    known.any(|(ship, (k0, d0))| k1 >= k0 && d1 >= d0 && (after.ship == ship || d1 > d0))
 }
 
 /// The stream that resumed at tick `i` still runs at the end of the window.
@@ -513,11 +502,11 @@ mod tests {
         items.extend(updates(3050, 210, 40));
         let e = outcome(&items, 2010, 5000);
         assert!(e.same_score && e.same_ship, "{:?}", e);
-        // A score it never had is not itself.
-        let mut items = items.clone();
-        items.retain(|(ms, _)| *ms != 1900);
-        let e = outcome(&items, 2010, 5000);
-        assert!(!e.same_score);
+        assert_eq!(e.had.last().and_then(|h| h.score), Some((3, 1)));
+        // Fewer kills than it ever had is not itself.
+        let last_score = items.iter().position(|(ms, _)| *ms == 3001).unwrap();
+        items[last_score] = (3001, score(1, 1));
+        assert!(!outcome(&items, 2010, 5000).same_score);
     }
 
     #[test]

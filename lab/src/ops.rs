@@ -57,7 +57,7 @@ pub enum Operation {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "kebab-case")]
 pub enum Reply {
-    Info(LabInfo),
+    Info(Box<LabInfo>),
     Status(LabStatus),
     Done,
     Zone { zone: Zone },
@@ -78,6 +78,7 @@ pub struct LabInfo {
     pub failover: FailoverTiming,
     pub redispatch: bool,
     pub snapshot_interval_ms: u64,
+    pub lease_ttl_ms: u64,
     pub dir: PathBuf,
 }
 

@@ -28,6 +28,7 @@ pub struct ScenarioReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct RunSettings {
     pub snapshot_interval_ms: u64,
+    pub lease_ttl_ms: u64,
     pub redispatch: bool,
     pub room_affinity: bool,
     pub plan: FaultPlan,

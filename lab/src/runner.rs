@@ -36,12 +36,10 @@ pub struct RunOptions {
     pub input_rate: u32,
     pub room_affinity: bool,
     pub plan: FaultPlan,
-    /// How long a room's lease lives (0 for a server without leases): with
-    /// the snapshot interval, how far back a resumed world may be.
-    pub lease: Duration,
-    /// After the last fault, wait at least this long before calling the
-    /// run recovered (late effects, such as a healed node learning it was
-    /// superseded, come after the fault).
+    /// After the last fault and one room lease (by then a dead owner's rooms
+    /// can move), wait at least this long before calling the run recovered:
+    /// late effects, such as a healed node learning it was superseded, come
+    /// after the fault.
     pub settle: Duration,
     /// Every player playing without a break this long counts as recovered.
     pub quiet: Duration,
@@ -71,6 +69,8 @@ pub async fn run(
         join_spread: Duration::from_millis(20) * opts.players.min(150),
     });
     let snapshot_interval = Duration::from_millis(info.snapshot_interval_ms);
+    let lease = Duration::from_millis(info.lease_ttl_ms);
+    let settle = lease + opts.settle;
     if let Err(e) = warm_up(&crowd, &monitor, opts, snapshot_interval).await {
         crowd.stop().await;
         monitor.stop().await;
@@ -84,8 +84,8 @@ pub async fn run(
     if injected.is_ok() {
         let _ = wait_for(
             "every player to play steadily again",
-            opts.settle + opts.limit,
-            || async { Ok(last_mark.elapsed() >= opts.settle && crowd.all_steady(opts.quiet)) },
+            settle + opts.limit,
+            || async { Ok(last_mark.elapsed() >= settle && crowd.all_steady(opts.quiet)) },
         )
         .await;
     }
@@ -98,9 +98,10 @@ pub async fn run(
     if opts.restore {
         restore(lab, &after).await?;
     }
-    let lookback = snapshot_interval + opts.lease + Duration::from_secs(2);
+    let lookback = snapshot_interval + lease + Duration::from_secs(2);
     let settings = RunSettings {
         snapshot_interval_ms: info.snapshot_interval_ms,
+        lease_ttl_ms: info.lease_ttl_ms,
         redispatch: info.redispatch,
         room_affinity: opts.room_affinity,
         plan: opts.plan.clone(),

@@ -15,7 +15,7 @@ const LIMIT: Duration = Duration::from_secs(120);
 
 fn up(dir: &Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spaaace-lab"))
-        .args(["up", "--port", "0", "--redispatch", "false", "--dir"])
+        .args(["up", "--port", "0", "--dir"])
         .arg(dir)
         .arg("--gameserver")
         .arg(gameserver())

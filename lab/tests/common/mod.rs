@@ -47,6 +47,9 @@ pub fn gameserver() -> PathBuf {
         .clone()
 }
 
+/// The game server's default room lease.
+pub const LEASE_TTL_MS: u64 = 3000;
+
 pub struct ScratchDir(pub PathBuf);
 
 impl ScratchDir {
@@ -76,6 +79,7 @@ pub fn options(dir: &ScratchDir) -> LabOptions {
         redispatch: true,
         failover: FailoverTiming::default(),
         snapshot_interval_ms: 1000,
+        lease_ttl_ms: LEASE_TTL_MS,
         node_args: Vec::new(),
     }
 }
