@@ -264,7 +264,7 @@ fn episode(
         missed_steps: resume.step.saturating_sub(before.step),
         rejoins: rejoins.len() as u32,
         same_player: rejoins.iter().all(|w| w.player == player && w.resumed),
-        same_ship: after.ship == 0 || held.iter().any(|h| h.ship == after.ship),
+        same_ship: ship_explained(&held, after.ship),
         same_score: score_explained(&held, &after),
         reset: rejoins.iter().any(|w| !w.resumed),
         resume_step: Some(resume.step),
@@ -288,6 +288,16 @@ fn undisturbed(d: &Digest, start: Instant, end: Instant) -> EpisodeOutcome {
         same_score: true,
         ..EpisodeOutcome::default()
     }
+}
+
+/// Its ship is one it had, none (destroyed while it was away), or, when it
+/// had none, a newer one: a restart granted just before the outage, before
+/// the server could tell it (ship ids only grow).
+fn ship_explained(held: &[Holding], ship: u32) -> bool {
+    let newest = held.iter().map(|h| h.ship).max().unwrap_or(0);
+    ship == 0
+        || held.iter().any(|h| h.ship == ship)
+        || (held.iter().any(|h| h.ship == 0) && ship > newest)
 }
 
 /// Its kills and deaths grew from ones it had, never fewer, with a lost
@@ -529,6 +539,29 @@ mod tests {
         // A ship lost without a death counted is not explained either.
         items[last] = (5200, score(4, 2));
         assert!(!outcome(&items, 2010, 7000).same_score);
+    }
+
+    #[test]
+    fn a_restart_granted_before_the_outage_gives_a_newer_ship() {
+        let mut items = vec![(0, welcome(7, 12, false)), (10, score(0, 0))];
+        items.extend(updates(50, 100, 40));
+        items.push((1500, Observation::Ship { ship_id: 0 }));
+        items.push((
+            2020,
+            Observation::Closed {
+                code: Some(4000),
+                reason: String::new(),
+            },
+        ));
+        // Its restart was granted (ship 40) in the final snapshot, unannounced.
+        items.push((2100, welcome(7, 40, true)));
+        items.push((2101, score(0, 1)));
+        items.extend(updates(2150, 220, 40));
+        assert!(outcome(&items, 2010, 4200).same_ship);
+        // A ship older than every one it had is not its own.
+        let at = items.iter().position(|(ms, _)| *ms == 2100).unwrap();
+        items[at] = (2100, welcome(7, 9, true));
+        assert!(!outcome(&items, 2010, 4200).same_ship);
     }
 
     #[test]
