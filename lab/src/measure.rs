@@ -71,6 +71,8 @@ struct Digest {
     ticks: Vec<Tick>,
     welcomes: Vec<Welcome>,
     holdings: Vec<(Instant, Holding)>,
+    /// Each score message's own row, as it came.
+    scores: Vec<(Instant, (u32, u32))>,
     /// Where a run breaks: the index of the first tick after the break.
     breaks: Vec<usize>,
 }
@@ -81,6 +83,7 @@ impl Digest {
             ticks: Vec::new(),
             welcomes: Vec::new(),
             holdings: Vec::new(),
+            scores: Vec::new(),
             breaks: Vec::new(),
         };
         let mut now = Holding {
@@ -118,7 +121,10 @@ impl Digest {
                     d.ticks.push(tick);
                 }
                 Observation::Ship { ship_id } => now.ship = ship_id,
-                Observation::Score { kills, deaths } => now.score = Some((kills, deaths)),
+                Observation::Score { kills, deaths } => {
+                    now.score = Some((kills, deaths));
+                    d.scores.push((o.at, (kills, deaths)));
+                }
                 // Told at the step of the hit, while the score message may
                 // wait a second: without it, a snapshot taken at the hit would
                 // hold a score the player was never shown.
@@ -255,7 +261,15 @@ fn episode(
         .filter(|w| w.at > before.at && w.at <= resume.at)
         .collect();
     let base = start.min(before.at);
-    let held = d.held_between(base.checked_sub(window.lookback).unwrap_or(base), before.at);
+    // What it was told on its old connection, up to the outage and through a
+    // stall that ended without a rejoin (a relay may tell of ships meanwhile).
+    let told_until = rejoins
+        .first()
+        .map_or(resume.at, |w| w.at - Duration::from_nanos(1));
+    let held = d.held_between(
+        base.checked_sub(window.lookback).unwrap_or(base),
+        told_until,
+    );
     let after = holding_after(d, rejoins.last().map_or(resume.at, |w| w.at));
     EpisodeOutcome {
         resumed: alive_after(d, last, end),
@@ -326,14 +340,15 @@ fn alive_after(d: &Digest, i: usize, end: Instant) -> bool {
 
 /// Its ship as of `from` (the rejoin's welcome names it), and its score as
 /// the first score message after it tells (one follows a welcome at once,
-/// and comes at most once a second otherwise).
+/// and comes at most once a second otherwise; none while it has no ship).
 fn holding_after(d: &Digest, from: Instant) -> Holding {
     let until = from + Duration::from_millis(1500);
     let ship = d.held_between(from, from).last().map_or(0, |h| h.ship);
     let score = d
-        .held_between(from, until)
-        .into_iter()
-        .find_map(|h| h.score);
+        .scores
+        .iter()
+        .find(|(at, _)| *at >= from && *at <= until)
+        .map(|(_, s)| *s);
     Holding { ship, score }
 }
 
@@ -562,6 +577,17 @@ mod tests {
         let at = items.iter().position(|(ms, _)| *ms == 2100).unwrap();
         items[at] = (2100, welcome(7, 9, true));
         assert!(!outcome(&items, 2010, 4200).same_ship);
+    }
+
+    #[test]
+    fn what_a_stalled_relay_told_counts_as_held() {
+        let mut items = vec![(0, welcome(3, 9, false)), (10, score(0, 0))];
+        items.extend(updates(50, 300, 20)); // last at 1000 ms
+                                            // During the stall the player is told its ship is gone, asks again, gets 44.
+        items.push((1500, Observation::Ship { ship_id: 0 }));
+        items.push((1520, Observation::Ship { ship_id: 44 }));
+        items.extend(updates(3000, 420, 40));
+        assert!(outcome(&items, 1020, 5000).same_ship);
     }
 
     #[test]

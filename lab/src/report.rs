@@ -92,7 +92,7 @@ pub struct PlayerRow {
     pub rejoins: u32,
     pub ending: String,
     pub episodes: Vec<EpisodeOutcome>,
-    /// Its connections' story: joins, closes, failed connects.
+    /// Its joins, closes, failed connects, ships and kills, with their time.
     pub events: Vec<EventAt>,
 }
 

@@ -369,9 +369,10 @@ fn timeline(
     }
 }
 
-/// The connection events of a player, for the JSON: what a person reads
-/// to see why a player came back late or not as itself.
+/// A player's connections, ships and kills, for the JSON: what a person
+/// reads to see why a player came back late or not as itself.
 fn events(rec: &Recording, t0: Instant) -> Vec<EventAt> {
+    let mut ship = 0;
     rec.seen
         .iter()
         .filter_map(|o| {
@@ -381,12 +382,23 @@ fn events(rec: &Recording, t0: Instant) -> Vec<EventAt> {
                     ship_id,
                     resumed,
                     step,
-                } => format!(
-                    "welcome: player {player_id}, ship {ship_id}, resumed {resumed}, step {step}"
-                ),
+                } => {
+                    ship = *ship_id;
+                    format!("welcome: player {player_id}, ship {ship_id}, resumed {resumed}, step {step}")
+                }
                 Observation::Closed { code, reason } => format!("closed {code:?} {reason}"),
                 Observation::ConnectFailed { error } => format!("connect failed: {error}"),
                 Observation::Refused { code, message } => format!("refused {code}: {message}"),
+                Observation::Ship { ship_id } => {
+                    ship = *ship_id;
+                    format!("your ship {ship_id}")
+                }
+                Observation::Killed {
+                    victim_ship,
+                    shooter_ship,
+                } if ship != 0 && (*victim_ship == ship || *shooter_ship == ship) => {
+                    format!("ship {victim_ship} destroyed by ship {shooter_ship}")
+                }
                 _ => return None,
             };
             Some(EventAt {
