@@ -4,10 +4,11 @@
 //! A player's updates form runs; a run breaks when the connection changes
 //! (a reconnect), the world's step goes back (a takeover from an older
 //! snapshot), jumps ahead by more than a second of game, or nothing arrives
-//! for `GAP`. A fault starts an episode; in it the player's outage is the
-//! first break that ends after the fault, chained with any break that
-//! follows within `CHAIN` of resuming (a reconnect to a node that then
-//! takes the room over is one outage, not two). Then:
+//! for `GAP`. A fault starts an episode, which owns the breaks that began
+//! during it (or just before it, as a killed node's last update does); the
+//! player's outage is its first break, chained with any break that follows
+//! within `CHAIN` of resuming (a reconnect to a node that then takes the
+//! room over is one outage, not two). Then:
 //! - time to resume: from the fault (or from the moment its stream broke,
 //!   if later: a player of a cut-off node plays on until that node learns
 //!   it was superseded) to the first update of the run that follows;
@@ -210,19 +211,44 @@ pub fn analyze(
 ) -> Vec<EpisodeOutcome> {
     let d = Digest::of(seen);
     let player = d.welcomes.first().map(|w| w.player);
+    let mut breaks: Vec<Vec<usize>> = vec![Vec::new(); faults.len()];
+    for &b in &d.breaks {
+        if let Some(i) = episode_of(faults, d.ticks[b - 1].at) {
+            breaks[i].push(b);
+        }
+    }
     faults
         .iter()
+        .zip(breaks)
         .enumerate()
-        .map(|(i, start)| {
+        .map(|(i, (start, breaks))| {
             let end = faults.get(i + 1).copied().unwrap_or(until).min(until);
-            episode(&d, player, *start, end, window)
+            episode(&d, player, &breaks, *start, end, window)
         })
         .collect()
+}
+
+/// The fault an outage that began at `began` belongs to: the last one at or
+/// before it, or the first if it began just before that one (a killed node's
+/// last update left it a moment before the kill). Faults in one scenario
+/// come one after the other, so an outage that began during one belongs to
+/// it even when the next comes a moment later.
+fn episode_of(faults: &[Instant], began: Instant) -> Option<usize> {
+    faults
+        .iter()
+        .rposition(|start| *start <= began)
+        .or_else(|| {
+            faults
+                .first()
+                .filter(|first| began + GAP >= **first)
+                .map(|_| 0)
+        })
 }
 
 fn episode(
     d: &Digest,
     player: Option<u32>,
+    breaks: &[usize],
     start: Instant,
     end: Instant,
     window: Window,
@@ -230,12 +256,10 @@ fn episode(
     let Some(player) = player else {
         return EpisodeOutcome::default();
     };
-    // Breaks whose resume comes after the fault and whose outage began before the next.
-    let relevant: Vec<usize> = d
-        .breaks
+    let relevant: Vec<usize> = breaks
         .iter()
         .copied()
-        .filter(|&b| d.ticks[b].at > start && d.ticks[b - 1].at < end)
+        .filter(|&b| d.ticks[b].at > start)
         .collect();
     let Some(&first) = relevant.first() else {
         return undisturbed(d, start, end);
@@ -588,6 +612,26 @@ mod tests {
         items.push((1520, Observation::Ship { ship_id: 44 }));
         items.extend(updates(3000, 420, 40));
         assert!(outcome(&items, 1020, 5000).same_ship);
+    }
+
+    #[test]
+    fn an_outage_that_began_with_an_earlier_fault_is_not_this_ones() {
+        let t0 = Instant::now();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        let mut items = vec![(0, welcome(3, 9, false))];
+        items.extend(updates(50, 300, 20)); // last at 1000 ms
+        items.push((1010, dropped()));
+        items.push((1300, welcome(3, 9, true)));
+        items.extend(updates(1350, 360, 60));
+        // Fault one at 990 ms broke it; fault two at 1020 ms found it away already.
+        let out = analyze(
+            &timeline(t0, &items),
+            &[at(990), at(1020)],
+            at(4300),
+            WINDOW,
+        );
+        assert!(out[0].affected && !out[1].affected, "{out:?}");
+        assert_eq!(out[1].wait, Some(Duration::from_millis(330)));
     }
 
     #[test]
