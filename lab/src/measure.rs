@@ -121,7 +121,13 @@ impl Digest {
                     }
                     d.ticks.push(tick);
                 }
-                Observation::Ship { ship_id } => now.ship = ship_id,
+                Observation::Ship { ship_id } => {
+                    // Kills belong to a ship (the rules): a new one starts from none.
+                    if ship_id != 0 && ship_id != now.ship {
+                        now.score = now.score.map(|(_, deaths)| (0, deaths));
+                    }
+                    now.ship = ship_id;
+                }
                 Observation::Score { kills, deaths } => {
                     now.score = Some((kills, deaths));
                     d.scores.push((o.at, (kills, deaths)));
@@ -338,8 +344,9 @@ fn ship_explained(held: &[Holding], ship: u32) -> bool {
         || (held.iter().any(|h| h.ship == 0) && ship > newest)
 }
 
-/// Its kills and deaths grew from ones it had, never fewer, with a lost
-/// ship counted as a death: the resumed world is a snapshot of its world
+/// Its kills and deaths grew from ones it had, never fewer; a ship lost
+/// since counts as a death, and kills belong to a ship (a new one starts
+/// from none): the resumed world is a snapshot of its world
 /// that may have run on while the player was away (or played elsewhere, on
 /// a node that was superseded), where its waiting ship could be destroyed.
 /// Unknown scores (no ship, hence no score row) cannot contradict.
@@ -354,7 +361,14 @@ fn score_explained(held: &[Holding], after: &Holding) -> bool {
     if known.peek().is_none() {
         return true;
     }
-    known.any(|(ship, (k0, d0))| k1 >= k0 && d1 >= d0 && (after.ship == ship || d1 > d0))
+    known.any(|(ship, (k0, d0))| {
+        if after.ship == ship {
+            k1 >= k0 && d1 >= d0
+        } else {
+            // Another ship: this one died since, and its successor's kills are its own.
+            d1 > d0
+        }
+    })
 }
 
 /// The stream that resumed at tick `i` still runs at the end of the window.
@@ -563,21 +577,28 @@ mod tests {
         let mut items = vec![(0, welcome(7, 12, false)), (10, score(4, 2))];
         items.extend(updates(50, 100, 40));
         items.push((2020, dropped()));
-        // The world ran on for 3 s; a bot destroyed the waiting ship.
+        // The world ran on for 3 s; a bot destroyed the waiting ship. The new
+        // ship's row has its own kills (none) and the player's deaths.
         items.push((5000, welcome(7, 0, true)));
         items.extend(updates(5050, 400, 40));
         items.push((5100, Observation::Ship { ship_id: 31 }));
-        items.push((5200, score(4, 3)));
+        items.push((5200, score(0, 3)));
         let e = outcome(&items, 2010, 7000);
         assert!(e.same_ship && e.same_score, "{e:?}");
         assert_eq!((e.lost_steps, e.missed_steps), (0, 400 - 217));
-        // Kills never go down in a world that ran on.
+        // A ship lost without a death counted is not explained.
         let last = items.len() - 1;
-        items[last] = (5200, score(3, 3));
+        items[last] = (5200, score(0, 2));
         assert!(!outcome(&items, 2010, 7000).same_score);
-        // A ship lost without a death counted is not explained either.
+        // Back with the same ship, its kills never go down.
+        let at = items.iter().position(|(ms, _)| *ms == 5000).unwrap();
+        items[at] = (5000, welcome(7, 12, true));
+        items.retain(|(ms, _)| *ms != 5100);
+        let last = items.len() - 1;
+        items[last] = (5200, score(3, 2));
+        assert!(!outcome(&items, 2010, 7000).same_score);
         items[last] = (5200, score(4, 2));
-        assert!(!outcome(&items, 2010, 7000).same_score);
+        assert!(outcome(&items, 2010, 7000).same_score);
     }
 
     #[test]
