@@ -68,6 +68,27 @@ pub struct Crowd {
     stop: CancellationToken,
 }
 
+/// Each player's room: equal rooms, players of a room arriving in a
+/// shuffled (but repeatable) order. Players in order of arrival meet the
+/// load balancer's round robin, so each room is spread over the nodes, and
+/// the first player of each room (whose node then owns it) lands on any.
+fn room_of_each(players: u32, rooms: u32) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..players).collect();
+    order.sort_by_key(|i| splitmix(u64::from(*i)));
+    let mut room = vec![0; players as usize];
+    for (rank, player) in order.into_iter().enumerate() {
+        room[player as usize] = rank as u32 * rooms.max(1) / players.max(1);
+    }
+    room
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
 pub fn room_name(index: u32) -> String {
     format!("lab-{index}")
 }
@@ -77,11 +98,10 @@ impl Crowd {
         let stop = CancellationToken::new();
         let room_jars: Vec<CookieJar> = (0..plan.rooms).map(|_| CookieJar::default()).collect();
         let period = Duration::from_secs(1) / plan.input_rate.max(1);
+        let rooms = room_of_each(plan.players, plan.rooms);
         let members = (0..plan.players)
             .map(|index| {
-                // Rooms in blocks of consecutive players: the load balancer's
-                // round robin then spreads every room over the nodes.
-                let room_index = index * plan.rooms / plan.players.max(1);
+                let room_index = rooms[index as usize];
                 let room = room_name(room_index);
                 let jar = if plan.room_affinity {
                     room_jars[room_index as usize].clone()
@@ -237,6 +257,19 @@ fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rooms_are_equal_and_their_first_players_arrive_on_every_node() {
+        let rooms = room_of_each(300, 10);
+        for r in 0..10 {
+            assert_eq!(rooms.iter().filter(|x| **x == r).count(), 30);
+        }
+        // The round robin sends player i to node i % 3: first joiners land on all three.
+        let firsts: std::collections::BTreeSet<usize> = (0..10)
+            .map(|r| rooms.iter().position(|x| *x == r).unwrap() % 3)
+            .collect();
+        assert_eq!(firsts.len(), 3, "{rooms:?}");
+    }
 
     #[test]
     fn reads_the_zone_from_the_cookie() {
