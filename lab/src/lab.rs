@@ -12,7 +12,7 @@ use tokio::sync::Mutex;
 use crate::error::LabError;
 use crate::forwarder::{Forwarder, Link};
 use crate::haproxy::config::{self, NODES_BACKEND, REDIS_BACKEND};
-use crate::haproxy::{AdminState, HaProxy};
+use crate::haproxy::HaProxy;
 use crate::node::{Node, NodeSpec};
 use crate::ops::{LabInfo, LabStatus, NodeStatus, Operation, Reply};
 use crate::redis::{self, FailoverTiming, RedisGroup};
@@ -149,13 +149,17 @@ impl Lab {
                 let status = node.stop(STOP_TIMEOUT).await?;
                 tracing::info!(%zone, ?status, "node stopped");
             }
-            Operation::Deregister { zone } => self.set_admin(zone, AdminState::Maint).await?,
+            Operation::Deregister { zone } => {
+                self.alb
+                    .runtime
+                    .deregister(NODES_BACKEND, zone.letter())
+                    .await?
+            }
             Operation::Register { zone } => {
                 self.alb
                     .runtime
-                    .mark_unchecked(NODES_BACKEND, zone.letter())
-                    .await?;
-                self.set_admin(zone, AdminState::Ready).await?
+                    .register_unchecked(NODES_BACKEND, zone.letter())
+                    .await?
             }
             Operation::KillRedisPrimary => {
                 let mut redis = self.redis.lock().await;
@@ -208,13 +212,6 @@ impl Lab {
             .await
             .get_mut(&zone)
             .ok_or(LabError::NodeDown(zone))?)
-    }
-
-    async fn set_admin(&self, zone: Zone, state: AdminState) -> Result<(), LabError> {
-        self.alb
-            .runtime
-            .set_state(NODES_BACKEND, zone.letter(), state)
-            .await
     }
 
     async fn wait_in_service(&self, zones: &[Zone]) -> Result<(), LabError> {

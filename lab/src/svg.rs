@@ -49,7 +49,14 @@ pub fn render(r: &ScenarioReport) -> String {
             label: "nodes in the load balancer".into(),
         },
     ];
-    let height = panels[2].top + SMALL_PANEL + 50.0;
+    let rows = label_rows(
+        &r.marks
+            .iter()
+            .map(|m| (x(m.at_ms / 1000.0), m.label.len()))
+            .collect::<Vec<_>>(),
+    );
+    let label_lines = rows.iter().max().map_or(0, |r| r + 1);
+    let height = panels[2].top + SMALL_PANEL + 36.0 + LABEL_LINE * label_lines as f64;
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"11\">\n\
          <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
@@ -94,20 +101,60 @@ pub fn render(r: &ScenarioReport) -> String {
             bottom + 14.0
         );
     }
-    for (i, m) in r.marks.iter().enumerate() {
+    for (m, row) in r.marks.iter().zip(rows) {
         let mx = x(m.at_ms / 1000.0);
         let color = if m.episode { "#c0392b" } else { "#e67e22" };
+        let (tx, anchor) = label_x(mx, m.label.len());
         let _ = writeln!(
             svg,
             "<line x1=\"{mx:.1}\" y1=\"{TOP}\" x2=\"{mx:.1}\" y2=\"{bottom}\" stroke=\"{color}\" stroke-dasharray=\"4 3\"/>\n\
-             <text x=\"{:.1}\" y=\"{:.1}\" fill=\"{color}\">{}</text>",
-            mx + 3.0,
-            bottom + 28.0 + 12.0 * (i % 2) as f64,
+             <text x=\"{tx:.1}\" y=\"{:.1}\" fill=\"{color}\" text-anchor=\"{anchor}\">{}</text>",
+            bottom + 30.0 + LABEL_LINE * row as f64,
             escape(&m.label)
         );
     }
     svg.push_str("</svg>\n");
     svg
+}
+
+/// Roughly how wide a character of the labels is (11 px sans-serif).
+const CHAR_WIDTH: f64 = 6.0;
+const LABEL_LINE: f64 = 13.0;
+
+/// Where a mark's label starts: after the mark, or ending at it near the right edge.
+fn label_x(mark_x: f64, chars: usize) -> (f64, &'static str) {
+    if mark_x + 3.0 + chars as f64 * CHAR_WIDTH > WIDTH {
+        (mark_x - 3.0, "end")
+    } else {
+        (mark_x + 3.0, "start")
+    }
+}
+
+/// The line each label goes on: the first one where it overlaps no label
+/// already placed.
+fn label_rows(marks: &[(f64, usize)]) -> Vec<usize> {
+    let mut placed: Vec<(usize, f64, f64)> = Vec::new();
+    marks
+        .iter()
+        .map(|&(mx, chars)| {
+            let (tx, anchor) = label_x(mx, chars);
+            let width = chars as f64 * CHAR_WIDTH;
+            let (from, to) = if anchor == "end" {
+                (tx - width, tx)
+            } else {
+                (tx, tx + width)
+            };
+            let row = (0..)
+                .find(|row| {
+                    !placed
+                        .iter()
+                        .any(|(r, a, b)| r == row && from < *b + 8.0 && *a < to + 8.0)
+                })
+                .unwrap_or(0);
+            placed.push((row, from, to));
+            row
+        })
+        .collect()
 }
 
 fn frame(svg: &mut String, p: &Panel, plot_w: f64) {
@@ -142,4 +189,20 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_that_would_overlap_go_on_new_lines() {
+        // Two marks 10 px apart share no line; a third far away takes the first.
+        assert_eq!(
+            label_rows(&[(100.0, 20), (110.0, 20), (600.0, 20)]),
+            vec![0, 1, 0]
+        );
+        // Near the right edge a label ends at its mark.
+        assert_eq!(label_x(WIDTH - 10.0, 30).1, "end");
+    }
 }

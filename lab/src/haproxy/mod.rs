@@ -14,7 +14,7 @@ use crate::child::Child;
 use crate::error::LabError;
 use crate::ports::start_listening;
 use crate::wait::wait_for;
-pub use runtime::{AdminState, Runtime, ServerState};
+pub use runtime::{Runtime, ServerState};
 
 pub struct HaProxy {
     pub addr: SocketAddr,

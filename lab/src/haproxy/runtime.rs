@@ -18,15 +18,6 @@ const OP_RUNNING: u32 = 2;
 const ADMIN_MAINT: u32 = 0x01 | 0x02 | 0x04 | 0x20 | 0x40;
 const ADMIN_DRAIN: u32 = 0x08 | 0x10;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AdminState {
-    /// Takes traffic.
-    Ready,
-    /// Takes no new connection (not even a sticky one); open ones stay, as
-    /// an ALB target that is deregistering.
-    Maint,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerState {
     pub name: String,
@@ -82,26 +73,23 @@ impl Runtime {
         })
     }
 
-    pub async fn set_state(
-        &self,
-        backend: &str,
-        server: &str,
-        state: AdminState,
-    ) -> Result<(), LabError> {
-        let word = match state {
-            AdminState::Ready => "ready",
-            AdminState::Maint => "maint",
-        };
-        self.expect_silence(&format!("set server {backend}/{server} state {word}"))
+    /// Takes a server out: no new connection, not even a sticky one; open
+    /// ones stay, as on an ALB target that is deregistering.
+    pub async fn deregister(&self, backend: &str, server: &str) -> Result<(), LabError> {
+        self.expect_silence(&format!("set server {backend}/{server} state maint"))
             .await
     }
 
-    /// Marks a server's checks as failed: it takes traffic again once
-    /// `rise` checks in a row pass, as a newly registered ALB target leaves
-    /// its initial state after the healthy threshold.
-    pub async fn mark_unchecked(&self, backend: &str, server: &str) -> Result<(), LabError> {
-        self.expect_silence(&format!("set server {backend}/{server} health down"))
-            .await
+    /// Puts a server back in the backend with its checks failed: it takes
+    /// traffic once `rise` checks in a row pass, as a newly registered ALB
+    /// target leaves its initial state after the healthy threshold. (Leaving
+    /// maintenance alone counts a server as up at once.) One call, so no
+    /// connection reaches it in between.
+    pub async fn register_unchecked(&self, backend: &str, server: &str) -> Result<(), LabError> {
+        self.expect_silence(&format!(
+            "set server {backend}/{server} state ready; set server {backend}/{server} health down"
+        ))
+        .await
     }
 
     /// Connections open to a server now.
