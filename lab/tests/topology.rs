@@ -50,7 +50,14 @@ async fn the_balancer_pins_a_browser_and_the_endpoint_follows_a_failover() {
         .unwrap();
     let moved = moved.expect("a new node, a new cookie");
     assert!(!moved.starts_with(&format!("AWSALB={pinned}|")), "{moved}");
+    // Registered again, it is a new target: no traffic until its checks pass.
     lab.execute(Operation::Register { zone }).await.unwrap();
+    assert!(!lab.status().await.unwrap().in_service().contains(&zone));
+    wait_for("the registered node to pass its checks", LIMIT, || async {
+        Ok(lab.status().await?.in_service().len() == 3)
+    })
+    .await
+    .unwrap();
 
     // The Redis primary dies; Sentinel promotes zone b and the endpoint follows,
     // while every node stays in the load balancer (it routes on /ready, not /health).
