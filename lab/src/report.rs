@@ -78,22 +78,15 @@ pub struct RoomRow {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PlayerRow {
-    pub index: u32,
-    pub room: String,
-    pub player_id: Option<u32>,
-    /// The node its browser was pinned to before the first fault and at the end.
-    pub node_before: Option<Zone>,
-    pub node_after: Option<Zone>,
+    #[serde(flatten)]
+    pub who: Who,
     pub resumed: bool,
     pub itself: bool,
     pub wait_ms: Option<f64>,
     pub lost_steps: u32,
     pub missed_steps: u32,
     pub rejoins: u32,
-    pub ending: String,
     pub episodes: Vec<EpisodeOutcome>,
-    /// Its joins, closes, failed connects, ships and kills, with their time.
-    pub events: Vec<EventAt>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -110,14 +103,17 @@ pub struct Timeline {
     pub nodes_in_service: Vec<Option<u32>>,
 }
 
-/// Who a player was, before its episodes are weighed.
+/// Who a player was and what happened to its connections.
+#[derive(Clone, Debug, Serialize)]
 pub struct Who {
     pub index: u32,
     pub room: String,
     pub player_id: Option<u32>,
+    /// The node its browser was pinned to before the first fault and at the end.
     pub node_before: Option<Zone>,
     pub node_after: Option<Zone>,
     pub ending: String,
+    /// Its joins, closes, failed connects, ships and kills, with their time.
     pub events: Vec<EventAt>,
 }
 
@@ -134,20 +130,14 @@ impl PlayerRow {
             .flatten()
             .map(|d| d.as_secs_f64() * 1000.0);
         PlayerRow {
-            index: who.index,
-            room: who.room,
-            player_id: who.player_id,
-            node_before: who.node_before,
-            node_after: who.node_after,
+            who,
             resumed,
             itself,
             wait_ms,
             lost_steps: e.iter().map(|e| e.lost_steps).max().unwrap_or(0),
             missed_steps: e.iter().map(|e| e.missed_steps).max().unwrap_or(0),
             rejoins: e.iter().map(|e| e.rejoins).sum(),
-            ending: who.ending,
             episodes,
-            events: who.events,
         }
     }
 }

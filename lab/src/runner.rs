@@ -284,7 +284,7 @@ fn room_row(
     faults: &[Instant],
     reads: &[SnapshotRead],
 ) -> RoomRow {
-    let members: Vec<&PlayerRow> = players.iter().filter(|p| p.room == room).collect();
+    let members: Vec<&PlayerRow> = players.iter().filter(|p| p.who.room == room).collect();
     let reset = members.iter().any(|p| p.episodes.iter().any(|e| e.reset));
     let snapshot_lost = faults.iter().enumerate().any(|(i, at)| {
         let Some(newest) = newest_before(reads, room, *at) else {
