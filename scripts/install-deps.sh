@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what a fresh machine lacks for `make test`: Debian's redis-server and
-# chromium, and the pinned moto server in a virtualenv. Idempotent and quiet
+# Installs what a fresh machine lacks for `make test`: Debian's redis-server,
+# redis-sentinel, haproxy (the HA lab) and chromium, and the pinned moto server
+# in a virtualenv. Idempotent and quiet
 # when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ VENV="${MOTO_VENV:-.venv-moto}"
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v redis-sentinel >/dev/null 2>&1 || need_apt+=(redis-sentinel)
+command -v haproxy >/dev/null 2>&1 || need_apt+=(haproxy)
 if ((${#need_apt[@]})); then
   echo "install-deps: installing Debian packages: ${need_apt[*]}" >&2
   SUDO=""

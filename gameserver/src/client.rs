@@ -1,12 +1,19 @@
 //! A protocol-level client: connects over a real WebSocket, joins, sends
 //! inputs and keeps a mirror of the world from the updates, as the browser
 //! does. Used by the integration tests, the load tool and the benchmark.
+//! `reconnect` adds what a browser does after a drop; `pilot` steers.
+
+pub mod pilot;
+pub mod reconnect;
 
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::header::{COOKIE, SET_COOKIE};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -56,18 +63,39 @@ pub struct Connection {
 
 impl Connection {
     pub async fn connect(url: &str) -> Result<Connection, ClientError> {
-        let (ws, _) =
-            tokio_tungstenite::connect_async(url)
-                .await
-                .map_err(|e| ClientError::Connect {
-                    url: url.to_owned(),
-                    source: Box::new(e),
-                })?;
-        Ok(Connection {
+        Ok(Self::connect_with_cookie(url, None).await?.0)
+    }
+
+    /// Connects presenting `cookie` (`name=value`, as a browser sends a load
+    /// balancer's sticky cookie); returns the connection and the first cookie
+    /// the response sets, as `name=value`.
+    pub async fn connect_with_cookie(
+        url: &str,
+        cookie: Option<&str>,
+    ) -> Result<(Connection, Option<String>), ClientError> {
+        let failed = |e| ClientError::Connect {
+            url: url.to_owned(),
+            source: Box::new(e),
+        };
+        let mut request = url.into_client_request().map_err(failed)?;
+        if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+            request.headers_mut().insert(COOKIE, value);
+        }
+        let (ws, response) = tokio_tungstenite::connect_async(request)
+            .await
+            .map_err(failed)?;
+        let set_cookie = response
+            .headers()
+            .get(SET_COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|pair| pair.trim().to_owned());
+        let conn = Connection {
             ws,
             bytes_received: 0,
             frames_received: 0,
-        })
+        };
+        Ok((conn, set_cookie))
     }
 
     /// This end's address, as the server sees it in its logs.
@@ -210,7 +238,16 @@ impl GameClient {
         name: &str,
         token: &str,
     ) -> Result<GameClient, ClientError> {
-        let mut conn = Connection::connect(url).await?;
+        Self::join_on(Connection::connect(url).await?, room, name, token).await
+    }
+
+    /// Joins over an open connection; `name` and `token` may be empty.
+    pub async fn join_on(
+        mut conn: Connection,
+        room: &str,
+        name: &str,
+        token: &str,
+    ) -> Result<GameClient, ClientError> {
         let join = Join {
             room: room.to_owned(),
             name: name.to_owned(),

@@ -2,10 +2,14 @@
 //! and its JSON report adds up.
 
 mod common;
+#[path = "common/redis.rs"]
+mod redis_server;
 
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use common::GameServer;
+use redis_server::RedisServer;
 
 #[test]
 fn load_players_join_play_and_report_json() {
@@ -59,4 +63,44 @@ fn load_tool_fails_when_nobody_can_join() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no player could join"), "{stderr}");
+}
+
+/// With --reconnect, players come back after the server is killed and
+/// started again, as themselves (their tokens restore them from Redis).
+#[test]
+fn reconnecting_players_resume_after_a_crash() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let env = [("REDIS_ENABLED", "true"), ("REDIS_URL", url.as_str())];
+    let mut server = GameServer::start(&["--bots", "1"], &env);
+    let port = server.port;
+    let load = Command::new(env!("CARGO_BIN_EXE_spaaace-load"))
+        .args([
+            "--url",
+            &server.ws_url(),
+            "--players",
+            "3",
+            "--seconds",
+            "12",
+            "--room",
+            "crash",
+            "--reconnect",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run spaaace-load");
+    // Past the join and the snapshot every join triggers, then a crash.
+    std::thread::sleep(Duration::from_secs(3));
+    server.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    let _server = GameServer::start_on(port, &["--bots", "1"], &env);
+    let output = load.wait_with_output().expect("spaaace-load finishes");
+    assert!(output.status.success());
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("one JSON report");
+    assert_eq!(report["joined"], 3);
+    assert_eq!(report["failed"], 0, "{report}");
+    assert!(report["reconnects"].as_u64().unwrap() >= 3, "{report}");
+    assert_eq!(report["resumed"], report["reconnects"], "{report}");
 }

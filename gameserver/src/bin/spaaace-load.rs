@@ -1,16 +1,21 @@
 //! spaaace-load: N simulated players over real WebSockets that join, steer
 //! and fire, reporting the updates and bytes they received. Bounded in
-//! players and seconds; it stops by itself.
+//! players and seconds; it stops by itself. With `--reconnect` each player
+//! behaves as the browser does after a drop (sticky cookie, token, backoff).
 
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use gameserver::client::pilot::Pilot;
+use gameserver::client::reconnect::{
+    CookieJar, Ending, Observation, Observed, PlayerPlan, ReconnectingPlayer,
+};
 use gameserver::client::{ClientError, GameClient};
 use gameserver::protocol::ServerMessage;
-use gameserver::sim::Input;
 use serde::Serialize;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -36,6 +41,11 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+    /// Reconnect after a drop as the browser does (keeping the load
+    /// balancer's cookie and the player's token, with its backoff) instead
+    /// of counting the player as failed.
+    #[arg(long)]
+    reconnect: bool,
 }
 
 #[derive(Default, Serialize, Clone, Copy)]
@@ -48,8 +58,13 @@ struct PlayerReport {
     inputs_sent: u64,
     deaths: u64,
     kills: u32,
-    /// The connection ended early (closed, reset or a bad update).
+    /// The connection ended early (closed, reset or a bad update); with
+    /// `--reconnect`, the player gave up as the browser would.
     failed: bool,
+    /// Joins after the first (`--reconnect`).
+    reconnects: u64,
+    /// Of those, the ones that got the same player back.
+    resumed: u64,
 }
 
 #[derive(Serialize)]
@@ -69,6 +84,8 @@ struct Report {
     inputs_sent: u64,
     deaths: u64,
     kills: u64,
+    reconnects: u64,
+    resumed: u64,
 }
 
 #[tokio::main]
@@ -84,7 +101,11 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..args.players {
         let (url, room) = (args.url.clone(), args.room.clone());
         let period = Duration::from_secs(1) / args.input_rate;
-        tasks.push(tokio::spawn(play(url, room, i, period, stop)));
+        if args.reconnect {
+            tasks.push(tokio::spawn(play_reconnecting(url, room, i, period, stop)));
+        } else {
+            tasks.push(tokio::spawn(play(url, room, i, period, stop)));
+        }
     }
     let mut reports = Vec::new();
     for task in tasks {
@@ -130,7 +151,7 @@ async fn play(
                     if client.view.my_ship == 0 {
                         client.restart().await?;
                     } else {
-                        client.send_input(pilot.next()).await?;
+                        client.send_input(pilot.next_input()).await?;
                         report.inputs_sent += 1;
                     }
                 }
@@ -159,41 +180,55 @@ async fn play(
     report
 }
 
-/// Wanders: holds a turn for a while, thrusts half the time, fires often.
-struct Pilot {
-    state: u64,
-    turn: i8,
-    hold: u32,
+async fn play_reconnecting(
+    url: String,
+    room: String,
+    index: u32,
+    input_period: Duration,
+    stop: Instant,
+) -> PlayerReport {
+    let plan = PlayerPlan {
+        url,
+        room,
+        name: format!("load-{index}"),
+        input_period,
+        seed: index,
+    };
+    let stopped = CancellationToken::new();
+    let timer = stopped.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep_until(stop).await;
+        timer.cancel();
+    });
+    let mut report = PlayerReport::default();
+    let player = ReconnectingPlayer::new(plan, CookieJar::default());
+    let (ending, traffic) = player.run(stopped, |seen| tally(&mut report, &seen)).await;
+    if ending != Ending::Stopped {
+        tracing::warn!(player = index, ?ending, "player gave up");
+        report.failed = true;
+    }
+    report.bytes = traffic.bytes_received;
+    report.frames = traffic.frames_received;
+    report.inputs_sent = traffic.inputs_sent;
+    report
 }
 
-impl Pilot {
-    fn new(seed: u32) -> Pilot {
-        Pilot {
-            state: u64::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
-            turn: 0,
-            hold: 0,
+fn tally(report: &mut PlayerReport, seen: &Observed) {
+    match seen.what {
+        Observation::Welcome { resumed, .. } => {
+            if report.joined {
+                report.reconnects += 1;
+                report.resumed += u64::from(resumed);
+            }
+            report.joined = true;
         }
-    }
-
-    fn random(&mut self) -> u64 {
-        self.state ^= self.state << 13;
-        self.state ^= self.state >> 7;
-        self.state ^= self.state << 17;
-        self.state
-    }
-
-    fn next(&mut self) -> Input {
-        if self.hold == 0 {
-            self.turn = (self.random() % 3) as i8 - 1;
-            self.hold = 10 + (self.random() % 40) as u32;
+        Observation::Update { full, .. } => {
+            report.updates += 1;
+            report.full_updates += u64::from(full);
         }
-        self.hold -= 1;
-        Input {
-            up: self.random().is_multiple_of(2),
-            left: self.turn < 0,
-            right: self.turn > 0,
-            fire: self.random().is_multiple_of(8),
-        }
+        Observation::Ship { ship_id: 0 } => report.deaths += 1,
+        Observation::Score { kills, .. } => report.kills = kills,
+        _ => {}
     }
 }
 
@@ -218,6 +253,8 @@ fn summarize(args: &Args, reports: &[PlayerReport], seconds: f64) -> Report {
         inputs_sent: sum(|r| r.inputs_sent),
         deaths: sum(|r| r.deaths),
         kills: sum(|r| u64::from(r.kills)),
+        reconnects: sum(|r| r.reconnects),
+        resumed: sum(|r| r.resumed),
     }
 }
 
@@ -241,4 +278,10 @@ fn print_text(r: &Report) {
         "  inputs sent {}, deaths {}, kills {}",
         r.inputs_sent, r.deaths, r.kills
     );
+    if r.reconnects > 0 {
+        println!(
+            "  reconnects {}, of which resumed as the same player {}",
+            r.reconnects, r.resumed
+        );
+    }
 }
