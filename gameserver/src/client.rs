@@ -3,24 +3,33 @@
 //! does. Used by the integration tests, the load tool and the benchmark.
 //! `reconnect` adds what a browser does after a drop; `pilot` steers.
 
+pub mod lateness;
 pub mod pilot;
 pub mod reconnect;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::{COOKIE, SET_COOKIE};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::protocol::{
-    ClientMessage, DecodeError, Join, MirrorError, ScoreRow, ServerMessage, Welcome, WorldMirror,
+    kind, ClientMessage, DecodeError, Join, MirrorError, Reader, ScoreRow, ServerMessage,
+    UpdateKind, Welcome, WorldMirror,
 };
 use crate::sim::Input;
+
+/// What one socket read may take. tungstenite zero-fills this much of its
+/// buffer before every read (128 KiB by default, most of a player's CPU);
+/// a frame longer than this is read in several pieces.
+const READ_CHUNK: usize = 8 * 1024;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -54,6 +63,54 @@ pub enum Event {
     Closed { code: Option<u16>, reason: String },
 }
 
+/// What arrives on the socket, not yet decoded.
+enum Raw {
+    Binary(Bytes),
+    Closed { code: Option<u16>, reason: String },
+}
+
+/// An update read only as far as its header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpdateHead {
+    pub last_input_seq: u32,
+    pub step: u32,
+    pub kind: UpdateKind,
+}
+
+impl UpdateHead {
+    /// The header of an update frame (type byte first); None for any other frame.
+    pub fn peek(frame: &[u8]) -> Option<Result<UpdateHead, DecodeError>> {
+        if frame.first() != Some(&kind::UPDATE) {
+            return None;
+        }
+        let mut r = Reader::new(&frame[1..]);
+        let head = (|| {
+            let last_input_seq = r.u32("last_input_seq")?;
+            let step = r.u32("step")?;
+            let kind = match r.u8("kind")? {
+                0 => UpdateKind::Full,
+                1 => UpdateKind::Delta,
+                other => return Err(DecodeError::BadUpdateKind(other)),
+            };
+            Ok(UpdateHead {
+                last_input_seq,
+                step,
+                kind,
+            })
+        })();
+        Some(head)
+    }
+}
+
+/// What `GameClient::skim` received.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Skimmed {
+    /// An update, its body left undecoded and the mirror as it was.
+    Update(UpdateHead),
+    /// Any other message, applied to the view.
+    Message(ServerMessage),
+}
+
 /// A raw protocol connection (the bad-input tests send arbitrary frames on it).
 pub struct Connection {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
@@ -81,9 +138,12 @@ impl Connection {
         if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
             request.headers_mut().insert(COOKIE, value);
         }
-        let (ws, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(failed)?;
+        let config = WebSocketConfig::default().read_buffer_size(READ_CHUNK);
+        // Inputs go out one by one as a browser sends them, never held back.
+        let (ws, response) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                .await
+                .map_err(failed)?;
         let set_cookie = response
             .headers()
             .get(SET_COOKIE)
@@ -126,10 +186,17 @@ impl Connection {
 
     /// The next message or the close; WebSocket pings and pongs are skipped.
     pub async fn next_event(&mut self) -> Result<Event, ClientError> {
+        Ok(match self.next_raw().await? {
+            Raw::Binary(bytes) => Event::Message(ServerMessage::decode(&bytes)?),
+            Raw::Closed { code, reason } => Event::Closed { code, reason },
+        })
+    }
+
+    async fn next_raw(&mut self) -> Result<Raw, ClientError> {
         loop {
             let frame = match self.ws.next().await {
                 None => {
-                    return Ok(Event::Closed {
+                    return Ok(Raw::Closed {
                         code: None,
                         reason: String::new(),
                     })
@@ -140,14 +207,14 @@ impl Connection {
                 Message::Binary(bytes) => {
                     self.bytes_received += bytes.len() as u64;
                     self.frames_received += 1;
-                    return Ok(Event::Message(ServerMessage::decode(&bytes)?));
+                    return Ok(Raw::Binary(bytes));
                 }
                 Message::Close(frame) => {
                     let (code, reason) = match frame {
                         Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
                         None => (None, String::new()),
                     };
-                    return Ok(Event::Closed { code, reason });
+                    return Ok(Raw::Closed { code, reason });
                 }
                 Message::Text(_) => return Err(ClientError::TextFrame),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
@@ -296,6 +363,25 @@ impl GameClient {
             }
             Event::Closed { code, reason } => Err(ClientError::Closed { code, reason }),
         }
+    }
+
+    /// Receives one message as `pump` does, except that an update is read
+    /// only as far as its header: a load generator that decoded every body
+    /// would spend more CPU than the server it measures.
+    pub async fn skim(&mut self) -> Result<Skimmed, ClientError> {
+        let bytes = match self.conn.next_raw().await? {
+            Raw::Binary(bytes) => bytes,
+            Raw::Closed { code, reason } => return Err(ClientError::Closed { code, reason }),
+        };
+        if let Some(head) = UpdateHead::peek(&bytes) {
+            let head = head?;
+            self.view.last_input_seq = head.last_input_seq;
+            self.view.updates += 1;
+            return Ok(Skimmed::Update(head));
+        }
+        let message = ServerMessage::decode(&bytes)?;
+        self.view.apply(&message)?;
+        Ok(Skimmed::Message(message))
     }
 
     /// Pumps until `done` holds for the view and the message just applied.

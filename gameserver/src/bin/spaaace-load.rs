@@ -1,5 +1,6 @@
-//! spaaace-load: N simulated players over real WebSockets that join, steer
-//! and fire, reporting the updates and bytes they received. Bounded in
+//! spaaace-load: simulated players over real WebSockets, in one room or
+//! several, that join, steer and fire, reporting the updates and bytes they
+//! received and how late the updates came (`client::lateness`). Bounded in
 //! players and seconds; it stops by itself. With `--reconnect` each player
 //! behaves as the browser does after a drop (sticky cookie, token, backoff).
 
@@ -7,12 +8,13 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Parser;
+use gameserver::client::lateness::{Lateness, LatenessHistogram};
 use gameserver::client::pilot::Pilot;
 use gameserver::client::reconnect::{
     CookieJar, Ending, Observation, Observed, PlayerPlan, ReconnectingPlayer,
 };
-use gameserver::client::{ClientError, GameClient};
-use gameserver::protocol::ServerMessage;
+use gameserver::client::{ClientError, GameClient, Skimmed};
+use gameserver::protocol::{ServerMessage, UpdateKind};
 use serde::Serialize;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -26,15 +28,27 @@ struct Args {
     /// The server's WebSocket endpoint.
     #[arg(long, default_value = "ws://127.0.0.1:3000/ws")]
     url: String,
-    /// Players to simulate.
+    /// Players in each room.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=5_000))]
     players: u32,
-    /// Room they all join.
+    /// The room they join; with `--rooms` above 1, the rooms are this
+    /// followed by `-0`, `-1`, ...
     #[arg(long, default_value = "load")]
     room: String,
-    /// How long each player plays.
+    /// How many rooms.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_PLAYERS as i64))]
+    rooms: u32,
+    /// How long the players play and are measured, after the warm-up.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3_600))]
     seconds: u64,
+    /// Played before the measured seconds and not counted; the joins are
+    /// spread over its first half.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600))]
+    warmup: u64,
+    /// Read only each update's header instead of mirroring the world, so
+    /// that the players' CPU goes to the traffic, not to decoding.
+    #[arg(long)]
+    no_mirror: bool,
     /// Inputs each player sends per second (the protocol allows 60).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
     input_rate: u32,
@@ -48,7 +62,10 @@ struct Args {
     reconnect: bool,
 }
 
-#[derive(Default, Serialize, Clone, Copy)]
+/// Players one process simulates at most (rooms times players per room).
+const MAX_PLAYERS: u32 = 20_000;
+
+#[derive(Default)]
 struct PlayerReport {
     joined: bool,
     updates: u64,
@@ -65,12 +82,15 @@ struct PlayerReport {
     reconnects: u64,
     /// Of those, the ones that got the same player back.
     resumed: u64,
+    /// None with `--reconnect`: a player's schedule restarts with every room it lands in.
+    lateness: Option<Lateness>,
 }
 
 #[derive(Serialize)]
 struct Report {
     url: String,
     room: String,
+    rooms: u32,
     players: u32,
     joined: u32,
     failed: u32,
@@ -86,6 +106,31 @@ struct Report {
     kills: u64,
     reconnects: u64,
     resumed: u64,
+    lateness: LatenessReport,
+}
+
+#[derive(Serialize)]
+struct LatenessReport {
+    updates: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    histogram: LatenessHistogram,
+}
+
+/// When each player starts and when counting starts and ends.
+#[derive(Clone, Copy)]
+struct Schedule {
+    origin: Instant,
+    join_at: Instant,
+    counted_from: Instant,
+    stop: Instant,
+}
+
+impl Schedule {
+    fn counts(&self, at: Instant) -> bool {
+        at >= self.counted_from
+    }
 }
 
 #[tokio::main]
@@ -95,23 +140,40 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_env_filter("warn")
         .init();
-    let started = Instant::now();
-    let stop = started + Duration::from_secs(args.seconds);
+    let total = args.rooms.saturating_mul(args.players);
+    if total > MAX_PLAYERS {
+        bail!("{total} players asked for ({} rooms of {}): one process simulates at most {MAX_PLAYERS}", args.rooms, args.players);
+    }
+    let origin = Instant::now();
+    let counted_from = origin + Duration::from_secs(args.warmup);
+    let stop = counted_from + Duration::from_secs(args.seconds);
+    let spread = Duration::from_secs(args.warmup) / 2;
     let mut tasks = Vec::new();
-    for i in 0..args.players {
-        let (url, room) = (args.url.clone(), args.room.clone());
+    for i in 0..total {
+        let url = args.url.clone();
+        let room = room_name(&args, i % args.rooms);
         let period = Duration::from_secs(1) / args.input_rate;
+        let schedule = Schedule {
+            origin,
+            join_at: origin + spread.mul_f64(f64::from(i) / f64::from(total)),
+            counted_from,
+            stop,
+        };
         if args.reconnect {
-            tasks.push(tokio::spawn(play_reconnecting(url, room, i, period, stop)));
+            tasks.push(tokio::spawn(play_reconnecting(
+                url, room, i, period, schedule,
+            )));
         } else {
-            tasks.push(tokio::spawn(play(url, room, i, period, stop)));
+            let mirror = !args.no_mirror;
+            tasks.push(tokio::spawn(play(url, room, i, period, schedule, mirror)));
         }
     }
     let mut reports = Vec::new();
     for task in tasks {
         reports.push(task.await.context("a simulated player panicked")?);
     }
-    let report = summarize(&args, &reports, started.elapsed().as_secs_f64());
+    let seconds = Instant::now().duration_since(counted_from).as_secs_f64();
+    let report = summarize(&args, &reports, seconds);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -123,14 +185,27 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+fn room_name(args: &Args, index: u32) -> String {
+    if args.rooms == 1 {
+        args.room.clone()
+    } else {
+        format!("{}-{index}", args.room)
+    }
+}
+
 async fn play(
     url: String,
     room: String,
     index: u32,
     period: Duration,
-    stop: Instant,
+    schedule: Schedule,
+    mirror: bool,
 ) -> PlayerReport {
-    let mut report = PlayerReport::default();
+    let mut report = PlayerReport {
+        lateness: Some(Lateness::new(schedule.origin)),
+        ..PlayerReport::default()
+    };
+    tokio::time::sleep_until(schedule.join_at).await;
     let name = format!("load-{index}");
     let mut client = match GameClient::join(&url, &room, &name, "").await {
         Ok(c) => c,
@@ -143,26 +218,37 @@ async fn play(
     report.joined = true;
     let mut pilot = Pilot::new(index);
     let mut tick = tokio::time::interval(period);
+    // What arrived before the measured seconds: (bytes, frames).
+    let mut before: Option<(u64, u64)> = None;
     let outcome: Result<(), ClientError> = async {
         loop {
             tokio::select! {
-                _ = tokio::time::sleep_until(stop) => return Ok(()),
+                _ = tokio::time::sleep_until(schedule.stop) => return Ok(()),
                 _ = tick.tick() => {
                     if client.view.my_ship == 0 {
                         client.restart().await?;
                     } else {
                         client.send_input(pilot.next_input()).await?;
-                        report.inputs_sent += 1;
+                        report.inputs_sent += u64::from(schedule.counts(Instant::now()));
                     }
                 }
-                message = client.pump() => match message? {
-                    ServerMessage::Update { body, .. } => {
-                        report.updates += 1;
-                        report.full_updates += u64::from(body.kind == gameserver::protocol::UpdateKind::Full);
+                received = receive(&mut client, mirror) => {
+                    let at = Instant::now();
+                    if !schedule.counts(at) {
+                        before = Some((client.conn.bytes_received, client.conn.frames_received));
                     }
-                    ServerMessage::YourShip { ship_id: 0 } => report.deaths += 1,
-                    _ => {}
-                },
+                    match received? {
+                        Received::Update { step, kind } if schedule.counts(at) => {
+                            report.updates += 1;
+                            report.full_updates += u64::from(kind == UpdateKind::Full);
+                            if let Some(lateness) = report.lateness.as_mut() {
+                                lateness.arrived(step, at);
+                            }
+                        }
+                        Received::Died => report.deaths += 1,
+                        _ => {}
+                    }
+                }
             }
         }
     }
@@ -171,8 +257,9 @@ async fn play(
         tracing::warn!(player = index, error = %e, "player stopped early");
         report.failed = true;
     }
-    report.bytes = client.conn.bytes_received;
-    report.frames = client.conn.frames_received;
+    let (bytes, frames) = before.unwrap_or_default();
+    report.bytes = client.conn.bytes_received - bytes;
+    report.frames = client.conn.frames_received - frames;
     report.kills = client
         .view
         .score_of_player(client.player_id())
@@ -180,13 +267,46 @@ async fn play(
     report
 }
 
+/// What a player counts of what it received.
+enum Received {
+    Update { step: u32, kind: UpdateKind },
+    Died,
+    Other,
+}
+
+/// One message, mirrored into the player's world or only skimmed.
+async fn receive(client: &mut GameClient, mirror: bool) -> Result<Received, ClientError> {
+    let message = if mirror {
+        client.pump().await?
+    } else {
+        match client.skim().await? {
+            Skimmed::Update(head) => {
+                return Ok(Received::Update {
+                    step: head.step,
+                    kind: head.kind,
+                })
+            }
+            Skimmed::Message(message) => message,
+        }
+    };
+    Ok(match message {
+        ServerMessage::Update { body, .. } => Received::Update {
+            step: body.step,
+            kind: body.kind,
+        },
+        ServerMessage::YourShip { ship_id: 0 } => Received::Died,
+        _ => Received::Other,
+    })
+}
+
 async fn play_reconnecting(
     url: String,
     room: String,
     index: u32,
     input_period: Duration,
-    stop: Instant,
+    schedule: Schedule,
 ) -> PlayerReport {
+    tokio::time::sleep_until(schedule.join_at).await;
     let plan = PlayerPlan {
         url,
         room,
@@ -197,12 +317,18 @@ async fn play_reconnecting(
     let stopped = CancellationToken::new();
     let timer = stopped.clone();
     tokio::spawn(async move {
-        tokio::time::sleep_until(stop).await;
+        tokio::time::sleep_until(schedule.stop).await;
         timer.cancel();
     });
     let mut report = PlayerReport::default();
     let player = ReconnectingPlayer::new(plan, CookieJar::default());
-    let (ending, traffic) = player.run(stopped, |seen| tally(&mut report, &seen)).await;
+    let (ending, traffic) = player
+        .run(stopped, |seen| {
+            if schedule.counts(seen.at) || !matches!(seen.what, Observation::Update { .. }) {
+                tally(&mut report, &seen);
+            }
+        })
+        .await;
     if ending != Ending::Stopped {
         tracing::warn!(player = index, ?ending, "player gave up");
         report.failed = true;
@@ -237,10 +363,15 @@ fn summarize(args: &Args, reports: &[PlayerReport], seconds: f64) -> Report {
     let sum = |f: fn(&PlayerReport) -> u64| reports.iter().map(f).sum::<u64>();
     let (updates, bytes) = (sum(|r| r.updates), sum(|r| r.bytes));
     let per_player = f64::from(joined.max(1)) * seconds;
+    let mut histogram = LatenessHistogram::default();
+    for lateness in reports.iter().filter_map(|r| r.lateness.as_ref()) {
+        lateness.record_into(&mut histogram);
+    }
     Report {
         url: args.url.clone(),
         room: args.room.clone(),
-        players: args.players,
+        rooms: args.rooms,
+        players: args.rooms * args.players,
         joined,
         failed: reports.iter().filter(|r| r.failed).count() as u32,
         seconds,
@@ -255,13 +386,25 @@ fn summarize(args: &Args, reports: &[PlayerReport], seconds: f64) -> Report {
         kills: sum(|r| u64::from(r.kills)),
         reconnects: sum(|r| r.reconnects),
         resumed: sum(|r| r.resumed),
+        lateness: LatenessReport {
+            updates: histogram.count(),
+            p50_ms: histogram.quantile_ms(0.5),
+            p99_ms: histogram.quantile_ms(0.99),
+            max_ms: histogram.max_ms(),
+            histogram,
+        },
     }
 }
 
 fn print_text(r: &Report) {
+    let rooms = if r.rooms == 1 {
+        format!("room {}", r.room)
+    } else {
+        format!("{} rooms {}-*", r.rooms, r.room)
+    };
     println!(
-        "spaaace-load: {} players in room {} at {} for {:.1} s",
-        r.players, r.room, r.url, r.seconds
+        "spaaace-load: {} players in {rooms} at {} for {:.1} s",
+        r.players, r.url, r.seconds
     );
     println!("  joined {}, failed {}", r.joined, r.failed);
     println!(
@@ -278,6 +421,12 @@ fn print_text(r: &Report) {
         "  inputs sent {}, deaths {}, kills {}",
         r.inputs_sent, r.deaths, r.kills
     );
+    if r.lateness.updates > 0 {
+        println!(
+            "  update lateness (against the step schedule, fastest update = 0): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            r.lateness.p50_ms, r.lateness.p99_ms, r.lateness.max_ms
+        );
+    }
     if r.reconnects > 0 {
         println!(
             "  reconnects {}, of which resumed as the same player {}",
