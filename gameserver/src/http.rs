@@ -22,6 +22,10 @@ use crate::static_files;
 /// tungstenite's own bound on what it buffers; the protocol's 256-byte limit
 /// is checked per frame so that the client gets close code 1009.
 const WS_BUFFER_LIMIT: usize = 64 * 1024;
+/// What one socket read may take: dozens of client frames. tungstenite
+/// zero-fills this much of its buffer before every read (128 KiB by
+/// default: most of the server's CPU, and that much memory per socket).
+const WS_READ_CHUNK: usize = 1024;
 /// /health answers within this even when Redis hangs (ALB health checks time out at 5 s).
 const HEALTH_PROBE_LIMIT: Duration = Duration::from_secs(1);
 
@@ -82,6 +86,7 @@ async fn websocket(
     let ctx = state.net.clone();
     ws.max_message_size(WS_BUFFER_LIMIT)
         .max_frame_size(WS_BUFFER_LIMIT)
+        .read_buffer_size(WS_READ_CHUNK)
         .on_upgrade(move |socket| {
             let tracker = ctx.tracker.clone();
             tracker.track_future(async move {
