@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -115,6 +116,13 @@ pub async fn run(
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%addr, bots = config.bots, update_rate = config.update_rate, "game server listening");
+    // A frame goes out when the room's step is done with it: Nagle's
+    // algorithm would hold it until the client acknowledged the previous one.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
