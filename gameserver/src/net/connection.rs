@@ -176,21 +176,37 @@ impl Connection {
         me: Joined,
     ) -> Result<(), Refusal> {
         let mut limiter = InputLimiter::new(Instant::now());
+        // One timer and one cancellation wait for the whole connection: made
+        // afresh for every frame, they cost more than the frame.
+        let done = self.done.clone();
+        let cancelled = done.cancelled();
+        tokio::pin!(cancelled);
+        let mut heard = tokio::time::Instant::now();
+        let idle = tokio::time::sleep_until(heard + IDLE_TIMEOUT);
+        tokio::pin!(idle);
         loop {
             let frame = tokio::select! {
-                _ = self.done.cancelled() => return Ok(()),
-                next = tokio::time::timeout(IDLE_TIMEOUT, stream.next()) => match next {
-                    Err(_) => return Err(Refusal::close_only(close::NORMAL, "idle")),
-                    Ok(None) => return Ok(()),
-                    Ok(Some(Err(e))) => return read_failed(e),
-                    Ok(Some(Ok(message))) => message,
+                _ = &mut cancelled => return Ok(()),
+                _ = &mut idle => {
+                    if heard.elapsed() >= IDLE_TIMEOUT {
+                        return Err(Refusal::close_only(close::NORMAL, "idle"));
+                    }
+                    idle.as_mut().reset(heard + IDLE_TIMEOUT);
+                    continue;
+                }
+                next = stream.next() => match next {
+                    None => return Ok(()),
+                    Some(Err(e)) => return read_failed(e),
+                    Some(Ok(message)) => message,
                 },
             };
+            let now = Instant::now();
+            heard = now.into();
             let Some(message) = self.decode(frame)? else {
                 continue;
             };
             match message {
-                ClientMessage::Input { seq, input } => match limiter.check(Instant::now()) {
+                ClientMessage::Input { seq, input } => match limiter.check(now) {
                     Verdict::Accept => match room.input(me.player, me.conn, seq, input) {
                         Ok(()) => self.ctx.metrics.inputs_accepted.add(1),
                         Err(SendError::QueueFull) => self.ctx.metrics.inputs_dropped.add(1),
@@ -215,7 +231,7 @@ impl Connection {
                 },
                 // Restarts share the input bucket: a flood of them would
                 // otherwise fill the room's queue and cost other players inputs.
-                ClientMessage::Restart => match limiter.check(Instant::now()) {
+                ClientMessage::Restart => match limiter.check(now) {
                     Verdict::Accept => {
                         if room.restart(me.player, me.conn).await.is_err() {
                             return Ok(());

@@ -32,11 +32,16 @@ impl Writer {
     pub async fn run(mut self) {
         let mut ping =
             tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+        // Waited for once, not once per frame.
+        let (shutdown, done) = (self.shutdown.clone(), self.done.clone());
+        let stopping = shutdown.cancelled();
+        let ended = done.cancelled();
+        tokio::pin!(stopping, ended);
         let close = loop {
             let message = tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => break Some((close::SERVER_RESTARTING, "server restarting")),
-                _ = self.done.cancelled() => break None,
+                _ = &mut stopping => break Some((close::SERVER_RESTARTING, "server restarting")),
+                _ = &mut ended => break None,
                 next = self.outbox.recv() => match next {
                     None => break Some((close::NORMAL, "")),
                     Some(Outgoing::Close { code, reason }) => break Some((code, reason)),
