@@ -1,5 +1,5 @@
-//! Rooms: each one owns a `World` and runs it in its own task at a fixed
-//! 60 steps per second. Other layers reach a room only by messages on its
+//! Rooms: each one owns a `World` and steps it at a fixed 60 steps per
+//! second, many rooms on one timer (`Lanes`). Other layers reach a room only by messages on its
 //! queue (`RoomHandle`); a room reaches back only through the narrow `Host`
 //! handle of whatever runs it, and hears whether it still owns its world from
 //! its `Lease`. Its players' connections may be on this node or, relayed, on
@@ -7,6 +7,7 @@
 
 mod host;
 mod joins;
+mod lanes;
 mod outbound;
 mod schedule;
 mod session;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use host::{Host, Lease, LeaseView};
 pub use joins::REPLACED;
+pub use lanes::Lanes;
 pub use snapshot::{restored_sessions, Persistence};
 pub use task::{Ended, Room, RoomContext, MOVED};
 
