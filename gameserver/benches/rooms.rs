@@ -11,9 +11,8 @@ use gameserver::cluster::Registry;
 use gameserver::metrics::{Metrics, Phase};
 use gameserver::names::RoomId;
 use gameserver::protocol::UpdateEncoder;
-use gameserver::room::{JoinRequest, Outgoing, RoomConfig, OUTBOX_CAPACITY};
+use gameserver::room::{JoinRequest, Outbox, Outgoing, RoomConfig, OUTBOX_CAPACITY};
 use gameserver::sim::{SimConfig, World};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -172,7 +171,7 @@ async fn room_loop(ships: u32) -> Held {
         seed: Some(42),
     };
     let registry = Registry::new(config, 1, metrics.clone(), cancel.clone(), tracker.clone());
-    let (outbox, mut inbox) = mpsc::channel(OUTBOX_CAPACITY);
+    let (outbox, mut inbox) = Outbox::channel(OUTBOX_CAPACITY);
     let room = RoomId::parse("bench").expect("valid room id");
     let (handle, _) = registry
         .join(

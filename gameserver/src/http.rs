@@ -5,27 +5,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::Semaphore;
 
-use crate::net::{self, NetContext};
+use crate::net::{Handshake, NetContext};
 use crate::persist::{RedisHealth, RedisStore, SnapshotWriter};
 use crate::ready::Readiness;
 use crate::room_list::RoomList;
 use crate::static_files;
 
-/// tungstenite's own bound on what it buffers; the protocol's 256-byte limit
-/// is checked per frame so that the client gets close code 1009.
-const WS_BUFFER_LIMIT: usize = 64 * 1024;
-/// What one socket read may take: dozens of client frames. tungstenite
-/// zero-fills this much of its buffer before every read (128 KiB by
-/// default: most of the server's CPU, and that much memory per socket).
-const WS_READ_CHUNK: usize = 1024;
 /// /health answers within this even when Redis hangs (ALB health checks time out at 5 s).
 const HEALTH_PROBE_LIMIT: Duration = Duration::from_secs(1);
 
@@ -66,10 +58,14 @@ async fn rooms(State(list): State<Arc<RoomList>>) -> Response {
 }
 
 async fn websocket(
-    ws: WebSocketUpgrade,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
+    mut request: Request,
 ) -> Response {
+    let handshake = match Handshake::check(&mut request) {
+        Ok(handshake) => handshake,
+        Err(refused) => return refused.into_response(),
+    };
     if !state.readiness.is_ready() {
         // The browser client retries with backoff; by then the rooms are back.
         return (
@@ -83,19 +79,7 @@ async fn websocket(
         tracing::warn!(%peer, "WebSocket refused: connection limit reached");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
-    let ctx = state.net.clone();
-    ws.max_message_size(WS_BUFFER_LIMIT)
-        .max_frame_size(WS_BUFFER_LIMIT)
-        .read_buffer_size(WS_READ_CHUNK)
-        .on_upgrade(move |socket| {
-            let tracker = ctx.tracker.clone();
-            tracker.track_future(async move {
-                ctx.metrics.connections.inc();
-                net::serve(socket, peer, ctx.clone()).await;
-                ctx.metrics.connections.dec();
-                drop(permit);
-            })
-        })
+    handshake.accept(peer, state.net.clone(), permit)
 }
 
 async fn health(State(state): State<AppState>) -> Response {

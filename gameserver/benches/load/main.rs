@@ -13,9 +13,9 @@
 //!     cargo bench -p gameserver --bench load -- --url ws://HOST:PORT/ws [--pid PID] 10x32
 //!     cargo bench -p gameserver --bench load -- --compare OLD/gameserver 10x32
 //!
-//! `--compare` runs each size on another build of the server first, then on
-//! this one, and prints the ratio: on a machine whose other work comes and
-//! goes, compare builds within one run.
+//! `--compare` runs each size on another build of the server, then on this
+//! one, `--rounds` times in turn, and prints the median ratio: on a machine
+//! whose other work comes and goes, compare builds within one run.
 //!
 //! `relay-RxP`: two nodes on a redis-server; one player of each room joins
 //! the first node (which then owns the room) and the other P-1 the second
@@ -67,6 +67,9 @@ struct Args {
     /// Another build's gameserver binary, run before this one at each size.
     #[arg(long, conflicts_with = "url")]
     compare: Option<PathBuf>,
+    /// With --compare: how many times each build runs each size, in turn.
+    #[arg(long, default_value_t = 1, requires = "compare")]
+    rounds: u32,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -136,16 +139,20 @@ fn main() {
     if !single.is_empty() {
         print_header();
         for size in single {
-            let rows: Vec<Row> = builds
-                .iter()
-                .map(|(name, binary)| measure(&args, size, name, binary))
-                .collect();
-            for row in &rows {
-                row.print();
+            let mut ratios = Vec::new();
+            for _ in 0..args.rounds.max(1) {
+                let rows: Vec<Row> = builds
+                    .iter()
+                    .map(|(name, binary)| measure(&args, size, name, binary))
+                    .collect();
+                for row in &rows {
+                    row.print();
+                }
+                if let [before, after] = &rows[..] {
+                    ratios.extend(ratio(before, after));
+                }
             }
-            if let [before, after] = &rows[..] {
-                print_ratio(before, after);
-            }
+            print_ratio(size, &mut ratios);
         }
         print_legend();
     }
@@ -365,22 +372,23 @@ pub fn limit_of(
 }
 
 /// The CPU the later build needs for the same work, as a share of the earlier one's.
-fn print_ratio(before: &Row, after: &Row) {
-    let ratio = |b: Option<f64>, a: Option<f64>, b_players: u32, a_players: u32| {
-        let per = |cores: Option<f64>, players: u32| cores.map(|c| c / f64::from(players.max(1)));
-        per(a, a_players).zip(per(b, b_players)).map(|(a, b)| a / b)
-    };
-    if let Some(r) = ratio(
-        before.server_cores,
-        after.server_cores,
-        before.joined,
-        after.joined,
-    ) {
-        println!(
-            "{:<16} CPU per player-second after/before: {r:.2}",
-            before.label
-        );
+fn ratio(before: &Row, after: &Row) -> Option<f64> {
+    let per = |row: &Row| row.server_cores.map(|c| c / f64::from(row.joined.max(1)));
+    per(after).zip(per(before)).map(|(a, b)| a / b)
+}
+
+fn print_ratio(size: Size, ratios: &mut [f64]) {
+    if ratios.is_empty() {
+        return;
     }
+    ratios.sort_by(f64::total_cmp);
+    let all: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+    println!(
+        "{:<16} CPU per player-second after/before: median {:.2} (of {})",
+        size.label(),
+        ratios[ratios.len() / 2],
+        all.join(", ")
+    );
 }
 
 fn print_header() {

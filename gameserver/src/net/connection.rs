@@ -6,27 +6,21 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket};
 use bytes::Bytes;
-use futures_util::stream::SplitStream;
-use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use super::frame::{FrameError, FrameReader, Message, WS_PROTOCOL_ERROR};
+use super::heard::LastHeard;
+use super::incoming::{Incoming, ReadError};
 use super::limits::{InputLimiter, Verdict};
-use super::writer::Writer;
+use super::writer::{Link, Writer};
 use super::NetContext;
 use crate::names::{PlayerName, RoomId};
-use crate::protocol::{
-    close, ClientMessage, DecodeError, ErrorCode, Join, ServerMessage, MAX_CLIENT_FRAME_BYTES,
-};
-use crate::room::{
-    JoinError, JoinRequest, Joined, Outbox, Outgoing, RoomHandle, SendError, OUTBOX_CAPACITY,
-};
+use crate::protocol::{close, ClientMessage, DecodeError, ErrorCode, Join, ServerMessage};
+use crate::room::{JoinError, JoinRequest, Joined, Outbox, Outgoing, RoomHandle, SendError};
 
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
-/// Nothing at all from the client (not even a pong to our pings) for this long ends it.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(35);
 /// How long to wait for the writer to deliver a closing error.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
@@ -54,6 +48,16 @@ impl Refusal {
         }
     }
 
+    /// A frame the WebSocket layer refuses: 1009 when it is too large for
+    /// the protocol, 1002 when it breaks WebSocket itself.
+    fn frame(e: FrameError) -> Refusal {
+        let code = match e {
+            FrameError::TooLarge(_) => close::TOO_LARGE,
+            _ => WS_PROTOCOL_ERROR,
+        };
+        Refusal::close_only(code, e.to_string())
+    }
+
     fn decode(e: DecodeError) -> Refusal {
         let code = match e {
             DecodeError::UnknownType(_) => ErrorCode::UnknownType,
@@ -68,34 +72,44 @@ struct Connection {
     peer: SocketAddr,
     ctx: Arc<NetContext>,
     outbox: Outbox,
+    link: Arc<Link>,
+    heard: Arc<LastHeard>,
     done: CancellationToken,
     bad_input_logged: bool,
 }
 
-pub async fn serve(socket: WebSocket, peer: SocketAddr, ctx: Arc<NetContext>) {
-    let (sink, mut stream) = socket.split();
-    let (outbox, rx) = mpsc::channel(OUTBOX_CAPACITY);
+/// Serves one upgraded socket; `early` holds what the client sent right
+/// after its HTTP request.
+pub async fn serve(socket: TcpStream, early: &[u8], peer: SocketAddr, ctx: Arc<NetContext>) {
+    let (read, write) = socket.into_split();
+    let link = Arc::new(Link::new(write, ctx.metrics.clone()));
     let done = CancellationToken::new();
+    let heard = Arc::new(LastHeard::new(tokio::time::Instant::now()));
     let writer = Writer {
-        sink,
-        outbox: rx,
+        peer,
+        link: link.clone(),
+        heard: heard.clone(),
         shutdown: ctx.shutdown.clone(),
         done: done.clone(),
-        metrics: ctx.metrics.clone(),
     };
     ctx.tracker.spawn(writer.run());
     let mut conn = Connection {
         peer,
         ctx,
-        outbox,
+        outbox: Outbox::new(link.clone()),
+        link,
+        heard,
         done,
         bad_input_logged: false,
     };
-    conn.run(&mut stream).await;
+    match FrameReader::with_bytes(early) {
+        Ok(frames) => conn.run(&mut Incoming::new(read, frames)).await,
+        Err(e) => conn.refuse(Refusal::frame(e)).await,
+    }
 }
 
 impl Connection {
-    async fn run(&mut self, stream: &mut SplitStream<WebSocket>) {
+    async fn run(&mut self, stream: &mut Incoming) {
         let joined = match self.handshake(stream).await {
             Ok(Some(joined)) => joined,
             Ok(None) => return self.done.cancel(),
@@ -113,26 +127,31 @@ impl Connection {
     /// Waits for `join`. Ok(None): the client left or the server is stopping.
     async fn handshake(
         &mut self,
-        stream: &mut SplitStream<WebSocket>,
+        stream: &mut Incoming,
     ) -> Result<Option<(RoomHandle, Joined)>, Refusal> {
-        let frame = tokio::select! {
-            _ = self.done.cancelled() => return Ok(None),
-            next = tokio::time::timeout(JOIN_TIMEOUT, stream.next()) => match next {
-                Err(_) => return Err(Refusal::error(ErrorCode::JoinExpected, "no join within 10 s")),
-                Ok(None) => return Ok(None),
-                Ok(Some(Err(e))) => return read_failed(e).map(|()| None),
-                Ok(Some(Ok(message))) => message,
-            },
-        };
-        let join = match self.decode(frame)? {
-            Some(ClientMessage::Join(join)) => join,
-            Some(_) => {
-                return Err(Refusal::error(
-                    ErrorCode::JoinExpected,
-                    "the first message must be join",
-                ))
+        let done = self.done.clone();
+        let deadline = tokio::time::Instant::now() + JOIN_TIMEOUT;
+        let join = loop {
+            let message = tokio::select! {
+                _ = done.cancelled() => return Ok(None),
+                next = tokio::time::timeout_at(deadline, stream.next()) => match next {
+                    Err(_) => return Err(Refusal::error(ErrorCode::JoinExpected, "no join within 10 s")),
+                    Ok(next) => match self.received(next)? {
+                        Received::Message(message) => message,
+                        Received::Control => continue,
+                        Received::Gone => return Ok(None),
+                    },
+                },
+            };
+            match message {
+                ClientMessage::Join(join) => break join,
+                _ => {
+                    return Err(Refusal::error(
+                        ErrorCode::JoinExpected,
+                        "the first message must be join",
+                    ))
+                }
             }
-            None => return Ok(None),
         };
         let (room, request) = self.join_request(join)?;
         match self.ctx.registry.join(&room, request).await {
@@ -171,39 +190,21 @@ impl Connection {
 
     async fn play(
         &mut self,
-        stream: &mut SplitStream<WebSocket>,
+        stream: &mut Incoming,
         room: &RoomHandle,
         me: Joined,
     ) -> Result<(), Refusal> {
         let mut limiter = InputLimiter::new(Instant::now());
-        // One timer and one cancellation wait for the whole connection: made
-        // afresh for every frame, they cost more than the frame.
-        let done = self.done.clone();
-        let cancelled = done.cancelled();
-        tokio::pin!(cancelled);
-        let mut heard = tokio::time::Instant::now();
-        let idle = tokio::time::sleep_until(heard + IDLE_TIMEOUT);
-        tokio::pin!(idle);
+        // Nothing but the socket is waited on per frame: the writer closes
+        // an idle connection, and ends the reading when the connection ends.
         loop {
-            let frame = tokio::select! {
-                _ = &mut cancelled => return Ok(()),
-                _ = &mut idle => {
-                    if heard.elapsed() >= IDLE_TIMEOUT {
-                        return Err(Refusal::close_only(close::NORMAL, "idle"));
-                    }
-                    idle.as_mut().reset(heard + IDLE_TIMEOUT);
-                    continue;
-                }
-                next = stream.next() => match next {
-                    None => return Ok(()),
-                    Some(Err(e)) => return read_failed(e),
-                    Some(Ok(message)) => message,
-                },
-            };
+            let next = stream.next().await;
             let now = Instant::now();
-            heard = now.into();
-            let Some(message) = self.decode(frame)? else {
-                continue;
+            self.heard.heard(now.into());
+            let message = match self.received(next)? {
+                Received::Message(message) => message,
+                Received::Control => continue,
+                Received::Gone => return Ok(()),
             };
             match message {
                 ClientMessage::Input { seq, input } => match limiter.check(now) {
@@ -259,26 +260,33 @@ impl Connection {
         }
     }
 
-    /// Ok(None) for frames that carry no message (pings, pongs, close).
-    fn decode(&mut self, frame: Message) -> Result<Option<ClientMessage>, Refusal> {
-        match frame {
-            Message::Binary(bytes) if bytes.len() > MAX_CLIENT_FRAME_BYTES => {
-                Err(Refusal::close_only(
-                    close::TOO_LARGE,
-                    format!(
-                        "frame of {} bytes exceeds {MAX_CLIENT_FRAME_BYTES}",
-                        bytes.len()
-                    ),
-                ))
-            }
-            Message::Binary(bytes) => ClientMessage::decode(&bytes)
-                .map(Some)
+    /// What a read brought: a protocol message, a control frame dealt with
+    /// here (a ping is answered), or the end of the client's side.
+    fn received(
+        &mut self,
+        next: Result<Option<Message<'_>>, ReadError>,
+    ) -> Result<Received, Refusal> {
+        let message = match next {
+            Ok(Some(message)) => message,
+            // The peer is gone: nothing to tell it.
+            Ok(None) | Err(ReadError::Io(_)) => return Ok(Received::Gone),
+            Err(ReadError::Frame(e)) => return Err(Refusal::frame(e)),
+        };
+        match message {
+            Message::Binary(bytes) => ClientMessage::decode(bytes)
+                .map(Received::Message)
                 .map_err(Refusal::decode),
-            Message::Text(_) => Err(Refusal::error(
+            Message::Text => Err(Refusal::error(
                 ErrorCode::Malformed,
                 "text frames are not part of the protocol",
             )),
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(None),
+            Message::Ping(payload) => {
+                self.link.pong(payload);
+                Ok(Received::Control)
+            }
+            Message::Pong => Ok(Received::Control),
+            // The writer answers it with a close frame as the connection ends.
+            Message::Close(_) => Ok(Received::Gone),
         }
     }
 
@@ -324,18 +332,11 @@ impl Connection {
     }
 }
 
-/// A frame beyond what the WebSocket layer buffers is refused as too large
-/// (1009) like any frame over the protocol's limit; other read errors mean
-/// the peer is gone.
-fn read_failed(e: axum::Error) -> Result<(), Refusal> {
-    let inner = e.into_inner();
-    match inner.downcast_ref::<tokio_tungstenite::tungstenite::Error>() {
-        Some(tokio_tungstenite::tungstenite::Error::Capacity(c)) => Err(Refusal::close_only(
-            close::TOO_LARGE,
-            format!("frame over the WebSocket buffer limit: {c}"),
-        )),
-        _ => Ok(()),
-    }
+/// What one read from the client amounts to.
+enum Received {
+    Message(ClientMessage),
+    Control,
+    Gone,
 }
 
 fn close_reason(code: u16) -> &'static str {
@@ -347,6 +348,7 @@ fn close_reason(code: u16) -> &'static str {
         close::INVALID_ROOM_OR_NAME => "invalid room id or name",
         close::UNSUPPORTED_VERSION => "unsupported protocol version",
         close::INTERNAL_ERROR => "internal error",
+        WS_PROTOCOL_ERROR => "WebSocket protocol error",
         _ => "",
     }
 }

@@ -1,8 +1,14 @@
-//! The WebSocket endpoint: one reader and one writer task per connection,
-//! with the per-connection limits of docs/protocol.md.
+//! The WebSocket endpoint: the opening handshake (`upgrade`), then on the
+//! connection's own TCP socket the frames (`frame`), one reader task
+//! (`connection`) and one writer task (`writer`) per connection, with the
+//! per-connection limits of docs/protocol.md.
 
 mod connection;
+mod frame;
+mod heard;
+mod incoming;
 mod limits;
+mod upgrade;
 mod writer;
 
 use std::sync::Arc;
@@ -10,7 +16,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use connection::serve;
+pub use upgrade::{Handshake, HandshakeError};
 
 use crate::cluster::Registry;
 use crate::metrics::Metrics;

@@ -9,6 +9,7 @@ mod host;
 mod joins;
 mod lanes;
 mod outbound;
+mod outbox;
 mod schedule;
 mod session;
 mod snapshot;
@@ -24,6 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use host::{Host, Lease, LeaseView};
 pub use joins::REPLACED;
 pub use lanes::Lanes;
+pub use outbox::{Outbox, Sink};
 pub use snapshot::{restored_sessions, Persistence};
 pub use task::{Ended, Room, RoomContext, MOVED};
 
@@ -72,8 +74,6 @@ pub enum Outgoing {
     /// Close the socket with this code.
     Close { code: u16, reason: &'static str },
 }
-
-pub type Outbox = mpsc::Sender<Outgoing>;
 
 /// A join as a connection on this node asks for it.
 #[derive(Clone, Debug)]
