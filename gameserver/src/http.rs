@@ -35,7 +35,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let room_list = Arc::new(RoomList::new(state.net.registry.clone()));
+    let room_list = Arc::new(RoomList::new(state.net.shared.registry.clone()));
     static_files::routes()
         .route("/rooms", get(rooms).with_state(room_list))
         .route("/ws", get(websocket))
@@ -75,7 +75,7 @@ async fn websocket(
             .into_response();
     }
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        state.net.metrics.connections_refused.add(1);
+        state.net.shared.metrics.connections_refused.add(1);
         tracing::warn!(%peer, "WebSocket refused: connection limit reached");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
@@ -111,12 +111,16 @@ async fn ready(State(state): State<AppState>) -> Response {
 
 /// This node's rooms and who owns each.
 async fn cluster(State(state): State<AppState>) -> Response {
-    let body = state.net.registry.listing_json(state.node.as_deref());
+    let body = state
+        .net
+        .shared
+        .registry
+        .listing_json(state.node.as_deref());
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut body = state.net.metrics.render();
+    let mut body = state.net.shared.metrics.render();
     if let Some(writer) = &state.writer {
         body.push_str(&render_snapshot_stats(writer));
     }

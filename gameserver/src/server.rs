@@ -18,7 +18,7 @@ use crate::cluster::{node_id, Cluster, ClusterSettings, Registry};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
-use crate::net::NetContext;
+use crate::net::{self, NetContext};
 use crate::persist::{claim_with_retry, RedisStore, StoreError, StoreOptions};
 use crate::ready::{Readiness, Stage};
 use crate::room::Persistence;
@@ -45,6 +45,8 @@ pub enum ServerError {
     },
     #[error("Redis is misconfigured: {0}")]
     Redis(#[from] StoreError),
+    #[error("cannot watch the players' sockets: {0}")]
+    Pollers(std::io::Error),
 }
 
 pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
@@ -100,12 +102,13 @@ pub async fn run(
         readiness.clone(),
     ));
     tokio::spawn(drain_on(shutdown.clone(), readiness.clone()));
-    let net = Arc::new(NetContext {
+    let shared = net::Shared {
         registry,
         metrics,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
-    });
+    };
+    let net = Arc::new(NetContext::start(shared).map_err(ServerError::Pollers)?);
     let state = AppState {
         net,
         connections: Arc::new(Semaphore::new(config.max_connections as usize)),

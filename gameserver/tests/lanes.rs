@@ -60,8 +60,8 @@ fn start(lanes: &Arc<Lanes>, name: &str, metrics: &Arc<Metrics>) -> Running {
     let room = Room::new(id, config, 1, context, rx);
     let cancel = CancellationToken::new();
     let ended = tokio::spawn({
-        let (lanes, cancel) = (lanes.clone(), cancel.clone());
-        async move { lanes.run(room, cancel).await }
+        let (lanes, cancel, handle) = (lanes.clone(), cancel.clone(), handle.clone());
+        async move { lanes.run(room, &handle, cancel).await }
     });
     Running {
         handle,

@@ -210,6 +210,11 @@ impl Registry {
             })
     }
 
+    /// The lanes rooms run on here.
+    pub fn lanes(&self) -> &Lanes {
+        &self.lanes
+    }
+
     /// Every room of this node and what it does for it, sorted by id.
     pub fn rooms(&self) -> Vec<(RoomId, Role)> {
         let mut rooms: Vec<(RoomId, Role)> = self

@@ -58,7 +58,7 @@ pub async fn run(
             let room = new_room(&registry, &handle, None, LeaseView::unfenced(), rx);
             registry
                 .lanes
-                .run(room, registry.cancel.child_token())
+                .run(room, &handle, registry.cancel.child_token())
                 .await;
         }
         Some(cluster) => {
@@ -191,7 +191,7 @@ async fn own(
     registry.metrics.rooms_owned.inc();
     let ended = registry
         .lanes
-        .run(room, registry.cancel.child_token())
+        .run(room, handle, registry.cancel.child_token())
         .await;
     registry.metrics.rooms_owned.dec();
     match ended {

@@ -1,7 +1,7 @@
 //! The WebSocket opening handshake (RFC 6455 4.2): checks the request,
 //! answers 101 with the accept key, and hands the connection's own TCP
-//! socket to `connection::serve` once hyper lets go of it, so that frames
-//! are read and written on the socket itself (`frame`).
+//! socket to a poller once hyper lets go of it, so that frames are read and
+//! written on the socket itself (`frame`).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -17,7 +17,6 @@ use tokio::net::TcpStream;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
-use super::connection;
 use super::NetContext;
 
 /// The kernel's send buffer per socket (it books twice this). Left to
@@ -99,7 +98,7 @@ impl Handshake {
         ctx: Arc<NetContext>,
         permit: OwnedSemaphorePermit,
     ) -> Response {
-        let tracker = ctx.tracker.clone();
+        let tracker = ctx.shared.tracker.clone();
         tracker.spawn(async move {
             let upgraded = match self.on_upgrade.await {
                 Ok(upgraded) => upgraded,
@@ -112,14 +111,19 @@ impl Handshake {
                 tracing::error!(%peer, "WebSocket upgrade: the connection is not a TCP socket");
                 return;
             };
-            let socket = parts.io.into_inner();
+            // From here the socket is read at the ticks of a lane, not by tokio.
+            let socket = match parts.io.into_inner().into_std() {
+                Ok(socket) => socket,
+                Err(e) => {
+                    tracing::error!(%peer, error = %e, "WebSocket upgrade: the socket could not be taken over");
+                    return;
+                }
+            };
             if let Err(e) = socket2::SockRef::from(&socket).set_send_buffer_size(SEND_BUFFER) {
                 tracing::debug!(%peer, error = %e, "send buffer not bounded");
             }
-            ctx.metrics.connections.inc();
-            connection::serve(socket, &parts.read_buf, peer, ctx.clone()).await;
-            ctx.metrics.connections.dec();
-            drop(permit);
+            ctx.shared.metrics.connections.inc();
+            ctx.pollers.adopt(socket, parts.read_buf.to_vec(), peer, permit);
         });
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -15,6 +15,7 @@ mod session;
 mod snapshot;
 mod task;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +25,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use host::{Host, Lease, LeaseView};
 pub use joins::REPLACED;
-pub use lanes::Lanes;
+pub use lanes::{Feed, Lanes};
 pub use outbox::{Outbox, Sink};
 pub use snapshot::{restored_sessions, Persistence};
 pub use task::{Ended, Room, RoomContext, MOVED};
@@ -233,17 +234,31 @@ pub enum SendError {
 pub struct RoomHandle {
     id: RoomId,
     tx: mpsc::Sender<Command>,
+    /// The lane the room steps on while it runs here (`NO_LANE` otherwise).
+    lane: Arc<AtomicUsize>,
 }
+
+const NO_LANE: usize = usize::MAX;
 
 impl RoomHandle {
     /// A queue for room `id` and its receiving end.
     pub fn channel(id: RoomId) -> (RoomHandle, mpsc::Receiver<Command>) {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE_CAPACITY);
-        (RoomHandle { id, tx }, rx)
+        let lane = Arc::new(AtomicUsize::new(NO_LANE));
+        (RoomHandle { id, tx, lane }, rx)
     }
 
     pub fn id(&self) -> &RoomId {
         &self.id
+    }
+
+    /// The lane the room steps on, while it runs on this node.
+    pub fn lane(&self) -> Option<usize> {
+        Some(self.lane.load(Ordering::Relaxed)).filter(|&lane| lane != NO_LANE)
+    }
+
+    fn set_lane(&self, lane: Option<usize>) {
+        self.lane.store(lane.unwrap_or(NO_LANE), Ordering::Relaxed);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -253,6 +268,11 @@ impl RoomHandle {
     /// Whether both handles lead to the same queue.
     pub fn same_queue(&self, other: &RoomHandle) -> bool {
         self.tx.same_channel(&other.tx)
+    }
+
+    /// Never waits: a restart the room cannot take now is dropped.
+    pub fn try_restart(&self, player: PlayerId, conn: ConnId) -> Result<(), SendError> {
+        self.try_send(Command::Restart { player, conn })
     }
 
     /// Never waits: an input the room cannot take now is dropped.
