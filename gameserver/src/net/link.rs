@@ -41,6 +41,10 @@ struct State {
     close: Option<(u16, &'static str)>,
     /// Closing or failed: nothing more is taken.
     over: bool,
+    /// A room is sending a step's messages: they are written at `release`.
+    held: bool,
+    /// The socket took less than it was given: the poller writes the rest.
+    stalled: bool,
 }
 
 impl Link {
@@ -94,9 +98,8 @@ impl Link {
         if state.over {
             return;
         }
-        let idle = state.out.is_empty();
         frame(&mut state.out);
-        self.write_if(idle, &mut state);
+        self.write_if_free(&mut state);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -104,9 +107,10 @@ impl Link {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// After framing into a buffer that was `idle` (empty), writes it.
-    fn write_if(&self, idle: bool, state: &mut State) {
-        if idle {
+    /// Writes the buffer unless it is held, or the socket is full (then
+    /// the poller writes it).
+    fn write_if_free(&self, state: &mut State) {
+        if !state.held && !state.stalled {
             self.write_some(state);
         }
         if !state.out.is_empty() {
@@ -125,7 +129,10 @@ impl Link {
                     break;
                 }
                 Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    state.stalled = true;
+                    break;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => {
                     state.over = true;
@@ -136,6 +143,7 @@ impl Link {
         state.out.drain(..written);
         if state.out.is_empty() {
             state.queued = 0;
+            state.stalled = false;
             if state.out.capacity() > KEPT_BUFFER {
                 state.out = Vec::new();
             }
@@ -152,7 +160,6 @@ impl Sink for Link {
         if state.queued >= OUTBOX_CAPACITY {
             return Err(TrySendError::Full(message));
         }
-        let idle = state.out.is_empty();
         let len = match message {
             Outgoing::Close { code, reason } => {
                 state.close = Some((code, reason));
@@ -174,11 +181,21 @@ impl Sink for Link {
         };
         self.metrics.bytes_sent.add(len as u64);
         state.queued += 1;
-        self.write_if(idle, &mut state);
+        self.write_if_free(&mut state);
         Ok(())
     }
 
     fn capacity(&self) -> usize {
         OUTBOX_CAPACITY.saturating_sub(self.lock().queued)
+    }
+
+    fn hold(&self) {
+        self.lock().held = true;
+    }
+
+    fn release(&self) {
+        let mut state = self.lock();
+        state.held = false;
+        self.write_if_free(&mut state);
     }
 }

@@ -17,6 +17,9 @@ pub trait Sink: Send + Sync + 'static {
     fn try_send(&self, message: Outgoing) -> Result<(), TrySendError<Outgoing>>;
     /// How many more messages it takes now.
     fn capacity(&self) -> usize;
+    /// What is sent from here until `release` may go out together.
+    fn hold(&self) {}
+    fn release(&self) {}
 }
 
 #[derive(Clone)]
@@ -39,6 +42,16 @@ impl Outbox {
 
     pub fn capacity(&self) -> usize {
         self.0.capacity()
+    }
+
+    /// Messages sent until `release` go out together (one write for a step's
+    /// kills, scores and update).
+    pub fn hold(&self) {
+        self.0.hold();
+    }
+
+    pub fn release(&self) {
+        self.0.release();
     }
 }
 

@@ -280,6 +280,11 @@ impl Room {
             }
         }
         let speaking = self.held_since.is_none();
+        let update_due = speaking
+            && super::schedule::update_due(self.world.step_count(), self.config.update_rate);
+        if update_due {
+            self.sessions.hold_local(true);
+        }
         self.handle_events(speaking);
         self.expire_grace(now);
         if self
@@ -292,9 +297,10 @@ impl Room {
         if speaking {
             self.tell_ships();
             self.send_score_if_due();
-            if super::schedule::update_due(self.world.step_count(), self.config.update_rate) {
-                self.send_updates();
-            }
+        }
+        if update_due {
+            self.send_updates();
+            self.sessions.hold_local(false);
         }
         self.flush_remote();
         let t6 = self.lap(Phase::Encode, lap);
