@@ -211,6 +211,8 @@ fn host_port(url: &str) -> String {
 pub struct Sample {
     at: Instant,
     server: Option<Duration>,
+    /// The server's resident memory, MiB.
+    rss: Option<f64>,
     loaders: Duration,
     counters: Counters,
 }
@@ -220,6 +222,7 @@ impl Sample {
         Sample {
             at: Instant::now(),
             server: server.and_then(probe::cpu_time),
+            rss: server.and_then(probe::resident_mib),
             loaders: loaders.iter().filter_map(|&p| probe::cpu_time(p)).sum(),
             counters: Counters::read(addr).unwrap_or_default(),
         }
@@ -236,6 +239,7 @@ struct Row {
     seconds: f64,
     /// Cores the server used over the window; None without its pid.
     server_cores: Option<f64>,
+    rss: Option<f64>,
     loader_cores: f64,
     grew: Counters,
     players: LoadReport,
@@ -311,6 +315,7 @@ impl Row {
             joined: players.joined,
             seconds,
             server_cores: first.server.zip(last.server).map(|(a, b)| cores(a, b)),
+            rss: last.rss,
             loader_cores: cores(first.loaders, last.loaders),
             grew: last.counters.since(&first.counters),
             players,
@@ -331,10 +336,11 @@ impl Row {
         let steps = self.grew.steps / room_seconds;
         let limited = limit_of(steps, self.server_cores, self.loader_cores, inputs, updates);
         println!(
-            "{:<16} {:>7} {:>8.1}% {:>9.3} {:>9.3} {:>7.1} {:>7} {:>7} {:>5.1} {:>5.1} {:>6.2} {:>6.2} {:>8.1}% {:>5.1}  {}",
+            "{:<16} {:>7} {:>8.1}% {:>6.0} {:>9.3} {:>9.3} {:>7.1} {:>7} {:>7} {:>5.1} {:>5.1} {:>6.2} {:>6.2} {:>8.1}% {:>5.1}  {}",
             format!("{} {}", self.label, self.build),
             self.joined,
             self.server_cores.map_or(f64::NAN, |c| c * 100.0),
+            self.rss.unwrap_or(f64::NAN),
             per(self.joined),
             per(self.rooms),
             steps,
@@ -360,14 +366,15 @@ pub fn limit_of(
     updates: f64,
 ) -> &'static str {
     let cores = std::thread::available_parallelism().map_or(2.0, |n| n.get() as f64);
-    if steps < HELD * 60.0 {
-        "server behind"
-    } else if inputs < HELD * INPUTS_PER_SECOND || updates < HELD * UPDATES_PER_SECOND {
-        "players fell short"
-    } else if server.unwrap_or(0.0) + loaders > 0.9 * cores {
-        "machine full"
-    } else {
-        ""
+    let full = server.unwrap_or(0.0) + loaders > 0.9 * cores;
+    let short = inputs < HELD * INPUTS_PER_SECOND || updates < HELD * UPDATES_PER_SECOND;
+    match (full, steps < HELD * 60.0, short) {
+        (true, true, _) => "machine full: server behind",
+        (true, false, true) => "machine full: players fell short",
+        (true, false, false) => "machine full",
+        (false, true, _) => "server behind",
+        (false, false, true) => "players fell short",
+        (false, false, false) => "",
     }
 }
 
@@ -394,10 +401,11 @@ fn print_ratio(size: Size, ratios: &mut [f64]) {
 fn print_header() {
     println!();
     println!(
-        "{:<16} {:>7} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>9} {:>5}  limit",
+        "{:<16} {:>7} {:>9} {:>6} {:>9} {:>9} {:>7} {:>7} {:>7} {:>5} {:>5} {:>6} {:>6} {:>9} {:>5}  limit",
         "size",
         "players",
         "server",
+        "MiB",
         "ms/pl-s",
         "ms/room-s",
         "steps/s",
@@ -415,13 +423,14 @@ fn print_header() {
 fn print_legend() {
     println!();
     println!("size: rooms x players per room (3 bots each). server: its CPU (user + system, /proc) over the window, % of one core.");
+    println!("MiB: the server's resident memory at the end of the window.");
     println!("ms/pl-s, ms/room-s: that CPU per player-second and per room-second (each includes everything the server did).");
     println!("steps/s: steps per room and second (60 = held). skipped: ticks skipped, dropped: updates dropped, in the window.");
     println!("in/s, upd/s: inputs sent and updates received per player and second, as the players counted them.");
     println!("p50/p99: update lateness at the players: arrival minus the step's place in the room's 60 Hz schedule,");
     println!("  less that of the fastest update of the second that follows (so a skipped tick is not lateness).");
     println!("pl. CPU: CPU of the spaaace-load processes, % of one core. load: 1-minute load average after the window.");
-    println!("limit: 'server behind' when rooms held under {HELD} of 60 steps/s (the server lacked CPU: its figures are");
-    println!("  what it managed, not what the size needs); 'players fell short' when the players sent or received under");
-    println!("  {HELD} of their rates; 'machine full' when server and players used over 90 % of the cores together.");
+    println!("limit: 'machine full' when server and players used over 90 % of the cores together; 'server behind'");
+    println!("  when rooms held under {HELD} of 60 steps/s (the server lacked CPU: its figures are what it managed, not");
+    println!("  what the size needs); 'players fell short' when the players sent or received under {HELD} of their rates.");
 }

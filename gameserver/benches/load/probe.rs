@@ -27,6 +27,20 @@ fn clock_ticks() -> f64 {
     }
 }
 
+/// Resident memory of process `pid`, in MiB.
+pub fn resident_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
 /// The one-minute load average.
 pub fn load_average() -> f64 {
     std::fs::read_to_string("/proc/loadavg")
