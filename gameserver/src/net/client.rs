@@ -32,6 +32,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(35);
 const PING_EVERY: Duration = Duration::from_secs(10);
 /// How long a closing connection gets to deliver its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// Reads per connection and tick (of `READ_CHUNK` each): more than any
+/// client within its rate sends; a flood waits for the next tick.
+const READS_PER_TICK: usize = 8;
 
 type JoinAnswer = Result<(RoomHandle, Joined), JoinError>;
 
@@ -62,7 +65,8 @@ pub struct Client {
     stage: Stage,
     heard: Instant,
     pinged: Instant,
-    /// Something arrived while the join was being answered.
+    /// The socket may hold more than was read: read again at the next tick
+    /// (the join was being answered, or the reads of a tick ran out).
     unread: bool,
     bad_input_logged: bool,
     /// The connection's place under the process's limit.
@@ -123,9 +127,12 @@ impl Client {
 
     /// Reads what the socket holds (it said it has something) and acts on it.
     pub fn read(&mut self, shared: &Shared, now: Instant) {
-        loop {
+        self.unread = false;
+        for _ in 0..READS_PER_TICK {
             match self.stage {
-                Stage::Done => return,
+                // A closing connection reads nothing more: it ends once its
+                // close frame is out.
+                Stage::Done | Stage::Closing { .. } => return,
                 // Read once the room answered.
                 Stage::Asking(_) => {
                     self.unread = true;
@@ -153,12 +160,16 @@ impl Client {
                 Err(_) => return self.end(shared),
             }
         }
+        self.unread = true;
     }
 
     /// What a tick brings besides reading: the join's answer, what the link
     /// wants (bytes to write, a close a room asked for), heartbeats, limits,
     /// and the server stopping.
     pub fn tick(&mut self, shared: &Shared, now: Instant, stopping: bool) {
+        if self.unread && !matches!(self.stage, Stage::Asking(_)) {
+            self.read(shared, now);
+        }
         if let Stage::Asking(answer) = &mut self.stage {
             match answer.try_recv() {
                 Ok(answer) => self.joined(shared, answer, now),
@@ -326,7 +337,7 @@ impl Client {
                 };
                 // Whatever came after the join waited for this.
                 self.take_messages(shared, now);
-                if std::mem::take(&mut self.unread) {
+                if self.unread {
                     self.read(shared, now);
                 }
             }
