@@ -6,10 +6,10 @@
 pub mod lateness;
 pub mod pilot;
 pub mod reconnect;
+pub mod swarm;
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use thiserror::Error;
 use tokio::net::TcpStream;
@@ -21,8 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::protocol::{
-    kind, ClientMessage, DecodeError, Join, MirrorError, Reader, ScoreRow, ServerMessage,
-    UpdateKind, Welcome, WorldMirror,
+    ClientMessage, DecodeError, Join, MirrorError, ScoreRow, ServerMessage, Welcome, WorldMirror,
 };
 use crate::sim::Input;
 
@@ -61,54 +60,6 @@ pub enum ClientError {
 pub enum Event {
     Message(ServerMessage),
     Closed { code: Option<u16>, reason: String },
-}
-
-/// What arrives on the socket, not yet decoded.
-enum Raw {
-    Binary(Bytes),
-    Closed { code: Option<u16>, reason: String },
-}
-
-/// An update read only as far as its header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UpdateHead {
-    pub last_input_seq: u32,
-    pub step: u32,
-    pub kind: UpdateKind,
-}
-
-impl UpdateHead {
-    /// The header of an update frame (type byte first); None for any other frame.
-    pub fn peek(frame: &[u8]) -> Option<Result<UpdateHead, DecodeError>> {
-        if frame.first() != Some(&kind::UPDATE) {
-            return None;
-        }
-        let mut r = Reader::new(&frame[1..]);
-        let head = (|| {
-            let last_input_seq = r.u32("last_input_seq")?;
-            let step = r.u32("step")?;
-            let kind = match r.u8("kind")? {
-                0 => UpdateKind::Full,
-                1 => UpdateKind::Delta,
-                other => return Err(DecodeError::BadUpdateKind(other)),
-            };
-            Ok(UpdateHead {
-                last_input_seq,
-                step,
-                kind,
-            })
-        })();
-        Some(head)
-    }
-}
-
-/// What `GameClient::skim` received.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Skimmed {
-    /// An update, its body left undecoded and the mirror as it was.
-    Update(UpdateHead),
-    /// Any other message, applied to the view.
-    Message(ServerMessage),
 }
 
 /// A raw protocol connection (the bad-input tests send arbitrary frames on it).
@@ -186,17 +137,10 @@ impl Connection {
 
     /// The next message or the close; WebSocket pings and pongs are skipped.
     pub async fn next_event(&mut self) -> Result<Event, ClientError> {
-        Ok(match self.next_raw().await? {
-            Raw::Binary(bytes) => Event::Message(ServerMessage::decode(&bytes)?),
-            Raw::Closed { code, reason } => Event::Closed { code, reason },
-        })
-    }
-
-    async fn next_raw(&mut self) -> Result<Raw, ClientError> {
         loop {
             let frame = match self.ws.next().await {
                 None => {
-                    return Ok(Raw::Closed {
+                    return Ok(Event::Closed {
                         code: None,
                         reason: String::new(),
                     })
@@ -207,14 +151,14 @@ impl Connection {
                 Message::Binary(bytes) => {
                     self.bytes_received += bytes.len() as u64;
                     self.frames_received += 1;
-                    return Ok(Raw::Binary(bytes));
+                    return Ok(Event::Message(ServerMessage::decode(&bytes)?));
                 }
                 Message::Close(frame) => {
                     let (code, reason) = match frame {
                         Some(f) => (Some(u16::from(f.code)), f.reason.to_string()),
                         None => (None, String::new()),
                     };
-                    return Ok(Raw::Closed { code, reason });
+                    return Ok(Event::Closed { code, reason });
                 }
                 Message::Text(_) => return Err(ClientError::TextFrame),
                 Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
@@ -363,25 +307,6 @@ impl GameClient {
             }
             Event::Closed { code, reason } => Err(ClientError::Closed { code, reason }),
         }
-    }
-
-    /// Receives one message as `pump` does, except that an update is read
-    /// only as far as its header: a load generator that decoded every body
-    /// would spend more CPU than the server it measures.
-    pub async fn skim(&mut self) -> Result<Skimmed, ClientError> {
-        let bytes = match self.conn.next_raw().await? {
-            Raw::Binary(bytes) => bytes,
-            Raw::Closed { code, reason } => return Err(ClientError::Closed { code, reason }),
-        };
-        if let Some(head) = UpdateHead::peek(&bytes) {
-            let head = head?;
-            self.view.last_input_seq = head.last_input_seq;
-            self.view.updates += 1;
-            return Ok(Skimmed::Update(head));
-        }
-        let message = ServerMessage::decode(&bytes)?;
-        self.view.apply(&message)?;
-        Ok(Skimmed::Message(message))
     }
 
     /// Pumps until `done` holds for the view and the message just applied.

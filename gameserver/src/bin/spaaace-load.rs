@@ -4,6 +4,7 @@
 //! players and seconds; it stops by itself. With `--reconnect` each player
 //! behaves as the browser does after a drop (sticky cookie, token, backoff).
 
+use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -13,10 +14,12 @@ use gameserver::client::pilot::Pilot;
 use gameserver::client::reconnect::{
     CookieJar, Ending, Observation, Observed, PlayerPlan, ReconnectingPlayer,
 };
-use gameserver::client::{ClientError, GameClient, Skimmed};
+use gameserver::client::swarm::{self, Recruit, SwarmPlan};
+use gameserver::client::{ClientError, GameClient};
 use gameserver::protocol::{ServerMessage, UpdateKind};
 use serde::Serialize;
 use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::http::Uri;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -45,9 +48,10 @@ struct Args {
     /// spread over its first half.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=600))]
     warmup: u64,
-    /// Read only each update's header instead of mirroring the world, so
-    /// that the players' CPU goes to the traffic, not to decoding.
-    #[arg(long)]
+    /// Read only each update's header instead of mirroring the world, with
+    /// all players on a few threads (`client::swarm`): the players' CPU then
+    /// goes to the traffic, not to decoding and tasks.
+    #[arg(long, conflicts_with = "reconnect")]
     no_mirror: bool,
     /// Inputs each player sends per second (the protocol allows 60).
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=60))]
@@ -148,6 +152,18 @@ async fn main() -> anyhow::Result<()> {
     let counted_from = origin + Duration::from_secs(args.warmup);
     let stop = counted_from + Duration::from_secs(args.seconds);
     let spread = Duration::from_secs(args.warmup) / 2;
+    let join_at = |i: u32| origin + spread.mul_f64(f64::from(i) / f64::from(total));
+    if args.no_mirror {
+        let plan = swarm_plan(&args, origin, counted_from, stop)?;
+        let recruits = (0..total).map(|i| Recruit {
+            room: room_name(&args, i % args.rooms),
+            name: format!("load-{i}"),
+            seed: i,
+            join_at: join_at(i),
+        });
+        let reports = play_swarm(plan, recruits.collect()).await?;
+        return finish(&args, &reports, counted_from);
+    }
     let mut tasks = Vec::new();
     for i in 0..total {
         let url = args.url.clone();
@@ -155,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
         let period = Duration::from_secs(1) / args.input_rate;
         let schedule = Schedule {
             origin,
-            join_at: origin + spread.mul_f64(f64::from(i) / f64::from(total)),
+            join_at: join_at(i),
             counted_from,
             stop,
         };
@@ -164,16 +180,19 @@ async fn main() -> anyhow::Result<()> {
                 url, room, i, period, schedule,
             )));
         } else {
-            let mirror = !args.no_mirror;
-            tasks.push(tokio::spawn(play(url, room, i, period, schedule, mirror)));
+            tasks.push(tokio::spawn(play(url, room, i, period, schedule)));
         }
     }
     let mut reports = Vec::new();
     for task in tasks {
         reports.push(task.await.context("a simulated player panicked")?);
     }
+    finish(&args, &reports, counted_from)
+}
+
+fn finish(args: &Args, reports: &[PlayerReport], counted_from: Instant) -> anyhow::Result<()> {
     let seconds = Instant::now().duration_since(counted_from).as_secs_f64();
-    let report = summarize(&args, &reports, seconds);
+    let report = summarize(args, reports, seconds);
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -199,7 +218,6 @@ async fn play(
     index: u32,
     period: Duration,
     schedule: Schedule,
-    mirror: bool,
 ) -> PlayerReport {
     let mut report = PlayerReport {
         lateness: Some(Lateness::new(schedule.origin)),
@@ -232,7 +250,7 @@ async fn play(
                         report.inputs_sent += u64::from(schedule.counts(Instant::now()));
                     }
                 }
-                received = receive(&mut client, mirror) => {
+                received = receive(&mut client) => {
                     let at = Instant::now();
                     if !schedule.counts(at) {
                         before = Some((client.conn.bytes_received, client.conn.frames_received));
@@ -274,22 +292,9 @@ enum Received {
     Other,
 }
 
-/// One message, mirrored into the player's world or only skimmed.
-async fn receive(client: &mut GameClient, mirror: bool) -> Result<Received, ClientError> {
-    let message = if mirror {
-        client.pump().await?
-    } else {
-        match client.skim().await? {
-            Skimmed::Update(head) => {
-                return Ok(Received::Update {
-                    step: head.step,
-                    kind: head.kind,
-                })
-            }
-            Skimmed::Message(message) => message,
-        }
-    };
-    Ok(match message {
+/// One message, mirrored into the player's world.
+async fn receive(client: &mut GameClient) -> Result<Received, ClientError> {
+    Ok(match client.pump().await? {
         ServerMessage::Update { body, .. } => Received::Update {
             step: body.step,
             kind: body.kind,
@@ -297,6 +302,68 @@ async fn receive(client: &mut GameClient, mirror: bool) -> Result<Received, Clie
         ServerMessage::YourShip { ship_id: 0 } => Received::Died,
         _ => Received::Other,
     })
+}
+
+/// Where the swarm's players connect, from `--url` (ws:// only).
+fn swarm_plan(
+    args: &Args,
+    origin: Instant,
+    counted_from: Instant,
+    stop: Instant,
+) -> anyhow::Result<SwarmPlan> {
+    let uri: Uri = args.url.parse().context("--url is not a URL")?;
+    if uri.scheme_str() != Some("ws") {
+        bail!("--no-mirror speaks plain ws:// only, not {}", args.url);
+    }
+    let host = uri.host().context("--url has no host")?;
+    let port = uri.port_u16().unwrap_or(80);
+    let addr = (host, port)
+        .to_socket_addrs()
+        .with_context(|| format!("resolving {host}"))?
+        .next()
+        .with_context(|| format!("{host} has no address"))?;
+    Ok(SwarmPlan {
+        addr,
+        host: format!("{host}:{port}"),
+        path: uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        input_period: Duration::from_secs(1) / args.input_rate,
+        origin,
+        counted_from,
+        stop,
+    })
+}
+
+/// The recruits shared among a thread per CPU.
+async fn play_swarm(plan: SwarmPlan, recruits: Vec<Recruit>) -> anyhow::Result<Vec<PlayerReport>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut shares: Vec<Vec<Recruit>> = vec![Vec::new(); threads];
+    for (i, recruit) in recruits.into_iter().enumerate() {
+        shares[i % threads].push(recruit);
+    }
+    let running: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let plan = plan.clone();
+            tokio::task::spawn_blocking(move || swarm::run(&plan, share))
+        })
+        .collect();
+    let mut reports = Vec::new();
+    for thread in running {
+        let tallies = thread.await.context("a swarm thread panicked")??;
+        reports.extend(tallies.into_iter().map(|t| PlayerReport {
+            joined: t.joined,
+            updates: t.updates,
+            full_updates: t.full_updates,
+            bytes: t.bytes,
+            frames: t.frames,
+            inputs_sent: t.inputs_sent,
+            deaths: t.deaths,
+            failed: t.failed,
+            lateness: Some(t.lateness),
+            ..PlayerReport::default()
+        }));
+    }
+    Ok(reports)
 }
 
 async fn play_reconnecting(
