@@ -174,12 +174,12 @@ impl Client {
             match answer.try_recv() {
                 Ok(answer) => self.joined(shared, answer, now),
                 Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Closed) => self.end(shared),
+                Err(TryRecvError::Closed) => self.room_gone(shared, now),
             }
         }
         if self.link.wants_attention() {
             if let Some((code, reason)) = self.link.attend() {
-                self.close(shared, code, reason, now);
+                self.close(shared, Some(code), reason, now);
             }
         }
         let due = match &self.stage {
@@ -199,7 +199,7 @@ impl Client {
                 if reason == "idle" {
                     tracing::info!(peer = %self.peer, "connection idle: closed");
                 }
-                self.close(shared, code, reason, now);
+                self.close(shared, Some(code), reason, now);
             }
             Due::JoinExpired => self.refuse(
                 shared,
@@ -227,7 +227,7 @@ impl Client {
             match message {
                 Ok(Received::Message(message)) => self.on_message(shared, message, now),
                 Ok(Received::Control) => {}
-                Ok(Received::Close) => self.close(shared, close::NORMAL, "", now),
+                Ok(Received::Close) => self.close(shared, Some(close::NORMAL), "", now),
                 Err(refusal) => self.refuse(shared, refusal, now),
             }
         }
@@ -256,7 +256,7 @@ impl Client {
                         metrics.inputs_dropped.add(1);
                         After::Nothing
                     }
-                    Err(SendError::RoomGone) => After::End,
+                    Err(SendError::RoomGone) => After::RoomGone,
                 },
                 verdict => limited(verdict, metrics),
             },
@@ -269,7 +269,7 @@ impl Client {
                         metrics.inputs_dropped.add(1);
                         After::Nothing
                     }
-                    Err(SendError::RoomGone) => After::End,
+                    Err(SendError::RoomGone) => After::RoomGone,
                 },
                 Verdict::Drop { .. } => limited(Verdict::Drop { notify: false }, metrics),
                 verdict => limited(verdict, metrics),
@@ -285,7 +285,7 @@ impl Client {
         };
         match after {
             After::Nothing => {}
-            After::End => self.end(shared),
+            After::RoomGone => self.room_gone(shared, now),
             After::Refuse(refusal) => self.refuse(shared, refusal, now),
             After::RateNotice => {
                 self.log_bad_input("input rate exceeded; excess inputs dropped");
@@ -372,11 +372,23 @@ impl Client {
         if let Some(code) = refusal.code {
             self.send_error(code, &refusal.message);
         }
-        self.close(shared, refusal.close, close_reason(refusal.close), now);
+        let code = refusal.close;
+        self.close(shared, Some(code), close_reason(code), now);
+    }
+
+    /// Its room no longer runs here. The server is stopping (4000), or the
+    /// room stopped under it: a close without a code, which the client
+    /// takes for a dropped connection and reconnects.
+    fn room_gone(&mut self, shared: &Shared, now: Instant) {
+        let code = shared
+            .shutdown
+            .is_cancelled()
+            .then_some(close::SERVER_RESTARTING);
+        self.close(shared, code, "server restarting", now);
     }
 
     /// Sends the close frame; the socket shuts once it is out.
-    fn close(&mut self, shared: &Shared, code: u16, reason: &str, now: Instant) {
+    fn close(&mut self, shared: &Shared, code: Option<u16>, reason: &str, now: Instant) {
         if matches!(self.stage, Stage::Closing { .. } | Stage::Done) {
             return;
         }
@@ -387,9 +399,10 @@ impl Client {
         };
     }
 
+    /// Ends at once: the peer is gone, or the close frame is out.
     fn end(&mut self, shared: &Shared) {
         self.leave(shared);
-        self.link.close(close::NORMAL, "");
+        self.link.over();
         let _ = self.socket.shutdown(Shutdown::Both);
         self.stage = Stage::Done;
     }
@@ -433,7 +446,7 @@ enum Due {
 /// What a message from a playing client leads to, besides the room's part.
 enum After {
     Nothing,
-    End,
+    RoomGone,
     Refuse(Refusal),
     /// Inputs over the rate were dropped: the client hears it (once a second).
     RateNotice,

@@ -258,7 +258,11 @@ pub fn put_binary(out: &mut Vec<u8>, parts: &[&[u8]]) {
     }
 }
 
-pub fn put_close(out: &mut Vec<u8>, code: u16, reason: &str) {
+/// A close frame; without a code it carries nothing (not even `reason`).
+pub fn put_close(out: &mut Vec<u8>, code: Option<u16>, reason: &str) {
+    let Some(code) = code else {
+        return put_header(out, CLOSE, 0);
+    };
     // A close reason is at most 123 bytes; ours are short, but never split a character.
     let mut cut = reason.len().min(MAX_CONTROL_PAYLOAD - 2);
     while !reason.is_char_boundary(cut) {
@@ -433,9 +437,12 @@ mod tests {
         assert_eq!(&out[..4], [0x82, 126, 1, 44]);
         assert_eq!(out.len(), 304);
         out.clear();
-        put_close(&mut out, 4000, "server restarting");
+        put_close(&mut out, Some(4000), "server restarting");
         assert_eq!(&out[..4], [0x88, 19, 0x0F, 0xA0]);
         assert_eq!(&out[4..], b"server restarting");
+        out.clear();
+        put_close(&mut out, None, "ignored");
+        assert_eq!(out, [0x88, 0]);
         out.clear();
         put_ping(&mut out);
         put_pong(&mut out, b"x");

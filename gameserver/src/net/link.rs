@@ -87,9 +87,15 @@ impl Link {
         self.control(put_ping);
     }
 
-    /// The last frame: nothing is taken after it.
-    pub fn close(&self, code: u16, reason: &str) {
+    /// The last frame (without a code: the client takes it for a dropped
+    /// connection): nothing is taken after it.
+    pub fn close(&self, code: Option<u16>, reason: &str) {
         self.control(|out| put_close(out, code, reason));
+        self.over();
+    }
+
+    /// Nothing more is taken (the socket is gone).
+    pub fn over(&self) {
         self.lock().over = true;
     }
 
