@@ -1,10 +1,13 @@
 //! The players: separate `spaaace-load` processes (release build, players
 //! that skim updates rather than mirror the world), and what they report.
 
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Stdio};
 
 use gameserver::client::lateness::LatenessHistogram;
 use serde::Deserialize;
+
+use crate::server::on_cpus;
 
 /// One `spaaace-load` process's share of the players.
 pub struct LoadPlan<'a> {
@@ -15,6 +18,8 @@ pub struct LoadPlan<'a> {
     pub players_per_room: u32,
     pub warmup: u64,
     pub seconds: u64,
+    /// The CPUs it runs on (`taskset -c`), if not all.
+    pub cpus: Option<&'a str>,
 }
 
 pub struct Loader {
@@ -47,7 +52,8 @@ impl Loader {
             1 => format!("{}-0", plan.room),
             _ => plan.room.clone(),
         };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spaaace-load"));
+        let program = Path::new(env!("CARGO_BIN_EXE_spaaace-load"));
+        let mut cmd = on_cpus(program, plan.cpus);
         cmd.args(["--url", plan.url, "--room", &room, "--json", "--no-mirror"])
             .args(["--rooms", &plan.rooms.to_string()])
             .args(["--players", &plan.players_per_room.to_string()])

@@ -67,6 +67,10 @@ struct Args {
     /// Another build's gameserver binary, run before this one at each size.
     #[arg(long, conflicts_with = "url")]
     compare: Option<PathBuf>,
+    /// The server alone on CPU 0 and the players on the others: the server
+    /// has one core of this machine, as a node at half its CPU would.
+    #[arg(long, conflicts_with = "url")]
+    pin: bool,
     /// With --compare: how many times each build runs each size, in turn.
     #[arg(long, default_value_t = 1, requires = "compare")]
     rounds: u32,
@@ -189,7 +193,7 @@ impl Target {
                 _own: None,
             },
             None => {
-                let server = Server::start(binary, &SERVER_LIMITS);
+                let server = Server::start(binary, &SERVER_LIMITS, server_cpus(args));
                 Target {
                     url: server.ws_url(),
                     addr: server.addr(),
@@ -261,6 +265,7 @@ fn measure(args: &Args, size: Size, build: &str, binary: &Path) -> Row {
                 players_per_room: size.players,
                 warmup: size.warmup(),
                 seconds: args.seconds + 2,
+                cpus: player_cpus(args).as_deref(),
             })
         })
         .collect();
@@ -275,7 +280,23 @@ fn measure(args: &Args, size: Size, build: &str, binary: &Path) -> Row {
     std::thread::sleep(Duration::from_secs(args.seconds));
     let last = Sample::take(&target.addr, target.pid, &pids);
     let reports: Vec<LoadReport> = loaders.into_iter().filter_map(Loader::finish).collect();
-    Row::new(size, build, &first, &last, crowd::merge(&reports))
+    let build = if args.pin {
+        format!("{build} pin").trim().to_string()
+    } else {
+        build.to_string()
+    };
+    Row::new(size, &build, &first, &last, crowd::merge(&reports))
+}
+
+/// With --pin: the server's CPU.
+fn server_cpus(args: &Args) -> Option<&'static str> {
+    args.pin.then_some("0")
+}
+
+/// With --pin: every CPU but the server's.
+fn player_cpus(args: &Args) -> Option<String> {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    args.pin.then(|| format!("1-{}", cores.max(2) - 1))
 }
 
 fn loaders_for(args: &Args, size: Size) -> u32 {
@@ -430,6 +451,7 @@ fn print_legend() {
     println!("p50/p99: update lateness at the players: arrival minus the step's place in the room's 60 Hz schedule,");
     println!("  less that of the fastest update of the second that follows (so a skipped tick is not lateness).");
     println!("pl. CPU: CPU of the spaaace-load processes, % of one core. load: 1-minute load average after the window.");
+    println!("pin: with --pin, the server alone on CPU 0 and the players on the others.");
     println!("limit: 'machine full' when server and players used over 90 % of the cores together; 'server behind'");
     println!("  when rooms held under {HELD} of 60 steps/s (the server lacked CPU: its figures are what it managed, not");
     println!("  what the size needs); 'players fell short' when the players sent or received under {HELD} of their rates.");

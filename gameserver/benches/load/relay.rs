@@ -68,7 +68,7 @@ fn node(binary: &Path, redis: &str, id: &str) -> Server {
         ("NODE_ID", id),
     ];
     env.extend_from_slice(&SERVER_LIMITS);
-    Server::start(binary, &env)
+    Server::start(binary, &env, None)
 }
 
 pub fn measure(args: &Args, size: Size, binary: &Path) -> RelayRow {
@@ -82,6 +82,7 @@ pub fn measure(args: &Args, size: Size, binary: &Path) -> RelayRow {
         players_per_room: 1,
         warmup: 2,
         seconds: size.warmup() + args.seconds + 10,
+        cpus: None,
     });
     let asked = Instant::now();
     while !Counters::read(&a.addr()).is_some_and(|c| c.rooms_owned >= f64::from(size.rooms)) {
@@ -99,6 +100,7 @@ pub fn measure(args: &Args, size: Size, binary: &Path) -> RelayRow {
         players_per_room: size.players - 1,
         warmup: size.warmup(),
         seconds: args.seconds + 2,
+        cpus: None,
     });
     wait_for_players(&a.addr(), f64::from(size.total()), started, size.warmup());
     let pids = Pids {

@@ -22,13 +22,13 @@ pub fn this_build() -> PathBuf {
 }
 
 impl Server {
-    /// Starts `binary` without Redis unless `envs` say otherwise, and waits
-    /// until it takes players. A port someone else took first means another
-    /// try on another port.
-    pub fn start(binary: &Path, envs: &[(&str, &str)]) -> Server {
+    /// Starts `binary` without Redis unless `envs` say otherwise (on the
+    /// CPUs `cpus` names, if any), and waits until it takes players. A port
+    /// someone else took first means another try on another port.
+    pub fn start(binary: &Path, envs: &[(&str, &str)], cpus: Option<&str>) -> Server {
         for _ in 0..5 {
             let port = free_port();
-            let mut cmd = Command::new(binary);
+            let mut cmd = on_cpus(binary, cpus);
             cmd.env("PORT", port.to_string())
                 .env("REDIS_ENABLED", "false")
                 .env("RUST_LOG", "error")
@@ -79,6 +79,19 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A command for `program`, run by `taskset` on `cpus` (as `taskset -c`
+/// reads them) when given.
+pub fn on_cpus(program: &Path, cpus: Option<&str>) -> Command {
+    match cpus {
+        Some(cpus) => {
+            let mut cmd = Command::new("taskset");
+            cmd.arg("-c").arg(cpus).arg(program);
+            cmd
+        }
+        None => Command::new(program),
     }
 }
 

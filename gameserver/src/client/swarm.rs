@@ -24,6 +24,9 @@ use crate::protocol::{kind, ClientMessage, Join, Reader, ServerMessage, UpdateKi
 /// How long a player waits for its socket and its upgrade.
 const CONNECT_LIMIT: Duration = Duration::from_secs(5);
 const MASK: [u8; 4] = [0x3a, 0x5c, 0x91, 0xe7];
+/// Joins per turn of the loop: a join waits for the server's answer, and
+/// the players already in must not wait for all the joins that are due.
+const JOINS_PER_TURN: usize = 16;
 
 /// Where the players go and when they play.
 #[derive(Clone, Debug)]
@@ -113,7 +116,12 @@ pub fn run(plan: &SwarmPlan, recruits: Vec<Recruit>) -> io::Result<Vec<Tally>> {
         if now >= plan.stop {
             break;
         }
-        while next_join < players.len() && players[next_join].recruit.join_at <= now {
+        let joins_due = players[next_join..]
+            .iter()
+            .take(JOINS_PER_TURN)
+            .take_while(|p| p.recruit.join_at <= now)
+            .count();
+        for _ in 0..joins_due {
             if players[next_join].open(plan, &poll, next_join) {
                 inputs.push(Reverse((now, next_join)));
             }
