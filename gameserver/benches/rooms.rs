@@ -83,7 +83,7 @@ fn main() {
         "  plus the delta encode every third step, as a room at {UPDATE_RATE} updates/s does."
     );
     println!(
-        "steps/s: the real room task (tokio interval, skip on late ticks) over {LOOP_SECONDS} s."
+        "steps/s: the real room loop (its lane's timer, skip on late ticks) over {LOOP_SECONDS} s."
     );
     println!("spect. KB/s: WebSocket bytes (payload + frame header) one spectator receives, scores included.");
 }

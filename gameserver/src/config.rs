@@ -41,7 +41,7 @@ pub struct Config {
     /// Rooms this process runs at once (default: 500 per CPU it may use).
     #[arg(long, env = "MAX_ROOMS", default_value_t = per_cpu(ROOMS_PER_CPU), value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub max_rooms: u32,
-    /// WebSocket connections this process accepts at once (default: 5000 per CPU it may use).
+    /// WebSocket connections this process accepts at once (default: 4000 per CPU it may use).
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = per_cpu(CONNECTIONS_PER_CPU), value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_connections: u32,
     /// A ship fires at most once per this many steps.
@@ -93,9 +93,10 @@ pub struct Config {
 
 /// What one CPU carries with its rooms holding 60 steps/s, by the load
 /// bench (`cargo bench -p gameserver --bench load`, README "Benchmark"):
-/// about 0.2 ms of CPU per player-second at 20 updates/s and 30 inputs/s,
-/// and 0.6 ms per room-second for a room of one player and 3 bots.
-const CONNECTIONS_PER_CPU: u32 = 5_000;
+/// a core alone held 3,200 players at 72 % (about 0.22 ms of CPU per
+/// player-second at 20 updates/s and 30 inputs/s), and a room of one player
+/// and 3 bots costs about 0.8 ms per second.
+const CONNECTIONS_PER_CPU: u32 = 4_000;
 const ROOMS_PER_CPU: u32 = 500;
 
 /// `each` times the CPUs this process may use (its affinity, or its
@@ -234,7 +235,7 @@ mod tests {
     fn connection_and_room_limits_follow_the_cpus() {
         let cpus = std::thread::available_parallelism().unwrap().get() as u32;
         let c = Config::try_parse_from(["gameserver"]).unwrap();
-        assert_eq!((c.max_connections, c.max_rooms), (5_000 * cpus, 500 * cpus));
+        assert_eq!((c.max_connections, c.max_rooms), (4_000 * cpus, 500 * cpus));
         let c =
             Config::try_parse_from(["gameserver", "--max-connections", "7", "--max-rooms", "3"])
                 .unwrap();
