@@ -58,8 +58,8 @@ impl Refusal {
         }
     }
 
-    /// Whether the client did something wrong (as opposed to a full room,
-    /// an idle socket, or a server that cannot serve it now).
+    /// Whether `/metrics` counts it among refused frames: every refusal but
+    /// a normal close.
     pub fn counts_as_bad(&self) -> bool {
         self.close != close::NORMAL
     }
