@@ -11,9 +11,8 @@ use gameserver::cluster::Registry;
 use gameserver::metrics::{Metrics, Phase};
 use gameserver::names::RoomId;
 use gameserver::protocol::UpdateEncoder;
-use gameserver::room::{JoinRequest, Outgoing, RoomConfig, OUTBOX_CAPACITY};
+use gameserver::room::{JoinRequest, Outbox, Outgoing, RoomConfig, OUTBOX_CAPACITY};
 use gameserver::sim::{SimConfig, World};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -84,7 +83,7 @@ fn main() {
         "  plus the delta encode every third step, as a room at {UPDATE_RATE} updates/s does."
     );
     println!(
-        "steps/s: the real room task (tokio interval, skip on late ticks) over {LOOP_SECONDS} s."
+        "steps/s: the real room loop (its lane's timer, skip on late ticks) over {LOOP_SECONDS} s."
     );
     println!("spect. KB/s: WebSocket bytes (payload + frame header) one spectator receives, scores included.");
 }
@@ -172,7 +171,7 @@ async fn room_loop(ships: u32) -> Held {
         seed: Some(42),
     };
     let registry = Registry::new(config, 1, metrics.clone(), cancel.clone(), tracker.clone());
-    let (outbox, mut inbox) = mpsc::channel(OUTBOX_CAPACITY);
+    let (outbox, mut inbox) = Outbox::channel(OUTBOX_CAPACITY);
     let room = RoomId::parse("bench").expect("valid room id");
     let (handle, _) = registry
         .join(

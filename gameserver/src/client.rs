@@ -3,8 +3,10 @@
 //! does. Used by the integration tests, the load tool and the benchmark.
 //! `reconnect` adds what a browser does after a drop; `pilot` steers.
 
+pub mod lateness;
 pub mod pilot;
 pub mod reconnect;
+pub mod swarm;
 
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::header::{COOKIE, SET_COOKIE};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -21,6 +24,11 @@ use crate::protocol::{
     ClientMessage, DecodeError, Join, MirrorError, ScoreRow, ServerMessage, Welcome, WorldMirror,
 };
 use crate::sim::Input;
+
+/// What one socket read may take. tungstenite zero-fills this much of its
+/// buffer before every read (128 KiB by default, most of a player's CPU);
+/// a frame longer than this is read in several pieces.
+const READ_CHUNK: usize = 8 * 1024;
 
 #[derive(Debug, Error)]
 pub enum ClientError {
@@ -81,9 +89,12 @@ impl Connection {
         if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
             request.headers_mut().insert(COOKIE, value);
         }
-        let (ws, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .map_err(failed)?;
+        let config = WebSocketConfig::default().read_buffer_size(READ_CHUNK);
+        // Inputs go out one by one as a browser sends them, never held back.
+        let (ws, response) =
+            tokio_tungstenite::connect_async_with_config(request, Some(config), true)
+                .await
+                .map_err(failed)?;
         let set_cookie = response
             .headers()
             .get(SET_COOKIE)

@@ -5,23 +5,19 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::sync::Semaphore;
 
-use crate::net::{self, NetContext};
+use crate::net::{Handshake, NetContext};
 use crate::persist::{RedisHealth, RedisStore, SnapshotWriter};
 use crate::ready::Readiness;
 use crate::room_list::RoomList;
 use crate::static_files;
 
-/// tungstenite's own bound on what it buffers; the protocol's 256-byte limit
-/// is checked per frame so that the client gets close code 1009.
-const WS_BUFFER_LIMIT: usize = 64 * 1024;
 /// /health answers within this even when Redis hangs (ALB health checks time out at 5 s).
 const HEALTH_PROBE_LIMIT: Duration = Duration::from_secs(1);
 
@@ -39,7 +35,7 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let room_list = Arc::new(RoomList::new(state.net.registry.clone()));
+    let room_list = Arc::new(RoomList::new(state.net.shared.registry.clone()));
     static_files::routes()
         .route("/rooms", get(rooms).with_state(room_list))
         .route("/ws", get(websocket))
@@ -62,10 +58,14 @@ async fn rooms(State(list): State<Arc<RoomList>>) -> Response {
 }
 
 async fn websocket(
-    ws: WebSocketUpgrade,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     State(state): State<AppState>,
+    mut request: Request,
 ) -> Response {
+    let handshake = match Handshake::check(&mut request) {
+        Ok(handshake) => handshake,
+        Err(refused) => return refused.into_response(),
+    };
     if !state.readiness.is_ready() {
         // The browser client retries with backoff; by then the rooms are back.
         return (
@@ -75,22 +75,11 @@ async fn websocket(
             .into_response();
     }
     let Ok(permit) = state.connections.clone().try_acquire_owned() else {
-        state.net.metrics.connections_refused.add(1);
+        state.net.shared.metrics.connections_refused.add(1);
         tracing::warn!(%peer, "WebSocket refused: connection limit reached");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response();
     };
-    let ctx = state.net.clone();
-    ws.max_message_size(WS_BUFFER_LIMIT)
-        .max_frame_size(WS_BUFFER_LIMIT)
-        .on_upgrade(move |socket| {
-            let tracker = ctx.tracker.clone();
-            tracker.track_future(async move {
-                ctx.metrics.connections.inc();
-                net::serve(socket, peer, ctx.clone()).await;
-                ctx.metrics.connections.dec();
-                drop(permit);
-            })
-        })
+    handshake.accept(peer, state.net.clone(), permit)
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -122,12 +111,16 @@ async fn ready(State(state): State<AppState>) -> Response {
 
 /// This node's rooms and who owns each.
 async fn cluster(State(state): State<AppState>) -> Response {
-    let body = state.net.registry.listing_json(state.node.as_deref());
+    let body = state
+        .net
+        .shared
+        .registry
+        .listing_json(state.node.as_deref());
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let mut body = state.net.metrics.render();
+    let mut body = state.net.shared.metrics.render();
     if let Some(writer) = &state.writer {
         body.push_str(&render_snapshot_stats(writer));
     }

@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -17,7 +18,7 @@ use crate::cluster::{node_id, Cluster, ClusterSettings, Registry};
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
-use crate::net::NetContext;
+use crate::net::{self, NetContext};
 use crate::persist::{claim_with_retry, RedisStore, StoreError, StoreOptions};
 use crate::ready::{Readiness, Stage};
 use crate::room::Persistence;
@@ -44,6 +45,8 @@ pub enum ServerError {
     },
     #[error("Redis is misconfigured: {0}")]
     Redis(#[from] StoreError),
+    #[error("cannot watch the players' sockets: {0}")]
+    Pollers(std::io::Error),
 }
 
 pub async fn bind(config: &Config) -> Result<TcpListener, ServerError> {
@@ -99,12 +102,13 @@ pub async fn run(
         readiness.clone(),
     ));
     tokio::spawn(drain_on(shutdown.clone(), readiness.clone()));
-    let net = Arc::new(NetContext {
+    let shared = net::Shared {
         registry,
         metrics,
         shutdown: shutdown.clone(),
         tracker: tracker.clone(),
-    });
+    };
+    let net = Arc::new(NetContext::start(shared).map_err(ServerError::Pollers)?);
     let state = AppState {
         net,
         connections: Arc::new(Semaphore::new(config.max_connections as usize)),
@@ -115,6 +119,13 @@ pub async fn run(
     };
     let app = http::router(state).into_make_service_with_connect_info::<SocketAddr>();
     tracing::info!(%addr, bots = config.bots, update_rate = config.update_rate, "game server listening");
+    // A frame goes out when the room's step is done with it: Nagle's
+    // algorithm would hold it until the client acknowledged the previous one.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set on a connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await

@@ -9,7 +9,9 @@ use gameserver::cluster::Registry;
 use gameserver::metrics::Metrics;
 use gameserver::names::RoomId;
 use gameserver::protocol::{kind, ServerMessage, UpdateBody, UpdateKind, WorldMirror};
-use gameserver::room::{JoinRequest, Outgoing, RoomConfig, CONTROL_RESERVE, OUTBOX_CAPACITY};
+use gameserver::room::{
+    JoinRequest, Outbox, Outgoing, RoomConfig, CONTROL_RESERVE, OUTBOX_CAPACITY,
+};
 use gameserver::sim::SimConfig;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -40,7 +42,7 @@ fn registry(bots: u32) -> (Arc<Registry>, Arc<Metrics>, CancellationToken) {
     (registry, metrics, cancel)
 }
 
-fn request(outbox: mpsc::Sender<Outgoing>) -> JoinRequest {
+fn request(outbox: Outbox) -> JoinRequest {
     JoinRequest {
         name: None,
         token: None,
@@ -75,8 +77,8 @@ fn decode_body(body: &Bytes) -> UpdateBody {
 async fn every_player_gets_the_same_encoded_body() {
     let (registry, _, cancel) = registry(10);
     let room = RoomId::parse("shared").unwrap();
-    let (tx_a, mut rx_a) = mpsc::channel(OUTBOX_CAPACITY);
-    let (tx_b, mut rx_b) = mpsc::channel(OUTBOX_CAPACITY);
+    let (tx_a, mut rx_a) = Outbox::channel(OUTBOX_CAPACITY);
+    let (tx_b, mut rx_b) = Outbox::channel(OUTBOX_CAPACITY);
     registry.join(&room, request(tx_a)).await.unwrap();
     registry.join(&room, request(tx_b)).await.unwrap();
     // Skip the joiners' full updates; then compare a few ticks of deltas.
@@ -108,7 +110,7 @@ async fn a_slow_player_loses_updates_then_gets_a_full_one() {
     let (registry, metrics, cancel) = registry(20);
     let room = RoomId::parse("slow").unwrap();
     // Room for 4 updates above the control reserve, and nobody reading.
-    let (tx, mut rx) = mpsc::channel(CONTROL_RESERVE + 4);
+    let (tx, mut rx) = Outbox::channel(CONTROL_RESERVE + 4);
     registry.join(&room, request(tx)).await.unwrap();
     let deadline = tokio::time::Instant::now() + LIMIT;
     while metrics.updates_dropped.get() < 3 {

@@ -12,8 +12,8 @@ use gameserver::metrics::Metrics;
 use gameserver::names::RoomId;
 use gameserver::protocol::close;
 use gameserver::room::{
-    Command, Ended, Host, Joiner, Lease, LeaseView, NodeName, Outgoing, Peer, RemoteEvent, Room,
-    RoomConfig, RoomContext, RoomHandle, TokenTexts, Tokens, OUTBOX_CAPACITY,
+    Command, Ended, Host, Joiner, Lease, LeaseView, NodeName, Outbox, Outgoing, Peer, RemoteEvent,
+    Room, RoomConfig, RoomContext, RoomHandle, TokenTexts, Tokens, OUTBOX_CAPACITY,
 };
 use gameserver::sim::SimConfig;
 use gameserver::token::TokenHash;
@@ -127,7 +127,7 @@ fn updates(rx: &mut mpsc::Receiver<Outgoing>) -> Vec<Outgoing> {
 #[tokio::test(start_paused = true)]
 async fn after_a_pause_past_its_lease_a_room_sends_nothing_until_the_lease_is_confirmed() {
     let f = start_room();
-    let (tx, mut rx) = mpsc::channel(OUTBOX_CAPACITY);
+    let (tx, mut rx) = Outbox::channel(OUTBOX_CAPACITY);
     f.handle
         .join(joiner(1, Peer::Local(tx)))
         .await

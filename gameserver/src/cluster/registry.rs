@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::names::RoomId;
 use crate::persist::ClaimedRoom;
 use crate::room::{
-    Command, JoinError, JoinRequest, Joined, Joiner, Lease, Peer, Persistence, RoomConfig,
+    Command, JoinError, JoinRequest, Joined, Joiner, Lanes, Lease, Peer, Persistence, RoomConfig,
     RoomHandle, TokenTexts, Tokens,
 };
 use crate::token::{self, TokenHash};
@@ -93,6 +93,8 @@ pub struct Registry {
     /// None: Redis is disabled.
     pub(super) cluster: Option<Arc<Cluster>>,
     pub(super) persistence: Option<Persistence>,
+    /// The timers the rooms run here step on.
+    pub(super) lanes: Lanes,
     next_conn: AtomicU64,
 }
 
@@ -151,6 +153,7 @@ impl Registry {
             tracker,
             cluster,
             persistence,
+            lanes: Lanes::start(),
             next_conn: AtomicU64::new(random_u64()),
         })
     }
@@ -205,6 +208,11 @@ impl Registry {
                 room: id,
                 max: self.max_rooms,
             })
+    }
+
+    /// The lanes rooms run on here.
+    pub fn lanes(&self) -> &Lanes {
+        &self.lanes
     }
 
     /// Every room of this node and what it does for it, sorted by id.

@@ -56,7 +56,10 @@ pub async fn run(
         None => {
             *lock_role(&role) = SlotRole::Local;
             let room = new_room(&registry, &handle, None, LeaseView::unfenced(), rx);
-            room.run(registry.cancel.child_token()).await;
+            registry
+                .lanes
+                .run(room, &handle, registry.cancel.child_token())
+                .await;
         }
         Some(cluster) => {
             let first = match start {
@@ -186,7 +189,10 @@ async fn own(
         registry.metrics.takeover.record(last_heard.elapsed());
     }
     registry.metrics.rooms_owned.inc();
-    let ended = room.run(registry.cancel.child_token()).await;
+    let ended = registry
+        .lanes
+        .run(room, handle, registry.cancel.child_token())
+        .await;
     registry.metrics.rooms_owned.dec();
     match ended {
         Ended::Retired | Ended::Lost => {

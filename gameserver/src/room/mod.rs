@@ -1,5 +1,5 @@
-//! Rooms: each one owns a `World` and runs it in its own task at a fixed
-//! 60 steps per second. Other layers reach a room only by messages on its
+//! Rooms: each one owns a `World` and steps it at a fixed 60 steps per
+//! second, many rooms on one timer (`Lanes`). Other layers reach a room only by messages on its
 //! queue (`RoomHandle`); a room reaches back only through the narrow `Host`
 //! handle of whatever runs it, and hears whether it still owns its world from
 //! its `Lease`. Its players' connections may be on this node or, relayed, on
@@ -7,12 +7,15 @@
 
 mod host;
 mod joins;
+mod lanes;
 mod outbound;
+mod outbox;
 mod schedule;
 mod session;
 mod snapshot;
 mod task;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use host::{Host, Lease, LeaseView};
 pub use joins::REPLACED;
+pub use lanes::{Feed, Lanes};
+pub use outbox::{Outbox, Sink};
 pub use snapshot::{restored_sessions, Persistence};
 pub use task::{Ended, Room, RoomContext, MOVED};
 
@@ -70,8 +75,6 @@ pub enum Outgoing {
     /// Close the socket with this code.
     Close { code: u16, reason: &'static str },
 }
-
-pub type Outbox = mpsc::Sender<Outgoing>;
 
 /// A join as a connection on this node asks for it.
 #[derive(Clone, Debug)]
@@ -231,17 +234,31 @@ pub enum SendError {
 pub struct RoomHandle {
     id: RoomId,
     tx: mpsc::Sender<Command>,
+    /// The lane the room steps on while it runs here (`NO_LANE` otherwise).
+    lane: Arc<AtomicUsize>,
 }
+
+const NO_LANE: usize = usize::MAX;
 
 impl RoomHandle {
     /// A queue for room `id` and its receiving end.
     pub fn channel(id: RoomId) -> (RoomHandle, mpsc::Receiver<Command>) {
         let (tx, rx) = mpsc::channel(ROOM_QUEUE_CAPACITY);
-        (RoomHandle { id, tx }, rx)
+        let lane = Arc::new(AtomicUsize::new(NO_LANE));
+        (RoomHandle { id, tx, lane }, rx)
     }
 
     pub fn id(&self) -> &RoomId {
         &self.id
+    }
+
+    /// The lane the room steps on, while it runs on this node.
+    pub fn lane(&self) -> Option<usize> {
+        Some(self.lane.load(Ordering::Relaxed)).filter(|&lane| lane != NO_LANE)
+    }
+
+    fn set_lane(&self, lane: Option<usize>) {
+        self.lane.store(lane.unwrap_or(NO_LANE), Ordering::Relaxed);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -251,6 +268,11 @@ impl RoomHandle {
     /// Whether both handles lead to the same queue.
     pub fn same_queue(&self, other: &RoomHandle) -> bool {
         self.tx.same_channel(&other.tx)
+    }
+
+    /// Never waits: a restart the room cannot take now is dropped.
+    pub fn try_restart(&self, player: PlayerId, conn: ConnId) -> Result<(), SendError> {
+        self.try_send(Command::Restart { player, conn })
     }
 
     /// Never waits: an input the room cannot take now is dropped.

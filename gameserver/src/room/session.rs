@@ -186,6 +186,24 @@ impl Sessions {
         self.by_player.iter_mut().map(|(p, s)| (*p, s))
     }
 
+    /// Holds (or, `false`, releases) what goes to every socket on this node,
+    /// so that a step's messages to each go out in one write.
+    pub fn hold_local(&self, hold: bool) {
+        for session in self.by_player.values() {
+            if let Some(Conn {
+                peer: Peer::Local(outbox),
+                ..
+            }) = session.conn()
+            {
+                if hold {
+                    outbox.hold();
+                } else {
+                    outbox.release();
+                }
+            }
+        }
+    }
+
     /// Removes and returns the players whose grace ran out by `now`.
     pub fn expire(&mut self, now: Instant) -> Vec<PlayerId> {
         let gone: Vec<PlayerId> = self

@@ -151,7 +151,7 @@ mod tests {
     fn grace_deadlines_move_between_the_monotonic_and_the_wall_clock() {
         let now = Instant::now();
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let (outbox, _inbox) = tokio::sync::mpsc::channel(1);
+        let (outbox, _inbox) = crate::room::Outbox::channel(1);
         let mut sessions = Sessions::default();
         let conn = Conn {
             id: 1,

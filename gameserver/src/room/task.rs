@@ -20,7 +20,8 @@ use crate::names::RoomId;
 use crate::protocol::{close, UpdateEncoder};
 use crate::sim::{self, Input, PlayerId, World};
 
-const STEP_PERIOD: Duration = Duration::from_nanos(1_000_000_000 / sim::STEPS_PER_SECOND as u64);
+pub(super) const STEP_PERIOD: Duration =
+    Duration::from_nanos(1_000_000_000 / sim::STEPS_PER_SECOND as u64);
 /// An empty room lingers this long before it stops, so a quick rejoin finds it.
 const EMPTY_LINGER: Duration = Duration::from_secs(2);
 /// Why a room closes its sockets when another node took its world over.
@@ -68,6 +69,8 @@ pub struct Room {
     /// Set when the room woke from a pause: nothing goes out until Redis
     /// confirms, for a request sent after this, that the room is still ours.
     held_since: Option<Instant>,
+    /// When it last stepped (or started).
+    last_real: Instant,
     /// What goes to players on other nodes at the end of this step.
     pub(super) remote: Vec<RemoteEvent>,
     /// When each relaying node last said which connections it holds.
@@ -105,6 +108,7 @@ impl Room {
             last_epoch: lease.epoch(),
             lease,
             held_since: None,
+            last_real: Instant::now(),
             remote: Vec::new(),
             present: HashMap::new(),
             metrics,
@@ -140,13 +144,14 @@ impl Room {
         self.handle(command, Instant::now());
     }
 
+    /// Runs alone on its own timer until it ends; rooms of a server run on
+    /// `Lanes`, which step many rooms on one timer.
     pub async fn run(mut self, cancel: CancellationToken) -> Ended {
-        tracing::info!(room = %self.id, bots = self.config.sim.bots, step = self.world.step_count(), "room started");
+        self.started();
         let mut interval = tokio::time::interval(STEP_PERIOD);
         // A late tick is skipped, never burst: the game slows rather than jumps.
         interval.set_missed_tick_behavior(MissedTickBehavior::Skip);
         let mut last_tick: Option<Instant> = None;
-        let mut last_real = Instant::now();
         let ended = loop {
             tokio::select! {
                 biased;
@@ -154,29 +159,46 @@ impl Room {
                 at = interval.tick() => {
                     if let Some(prev) = last_tick {
                         let missed = (at - prev).as_nanos() / STEP_PERIOD.as_nanos();
-                        self.metrics.ticks_skipped.add(missed.saturating_sub(1) as u64);
+                        self.skipped(missed.saturating_sub(1) as u64);
                     }
                     last_tick = Some(at);
                 }
             }
-            let now = Instant::now();
-            if now.duration_since(last_real) > self.lease.pause_limit {
-                self.woke_from_pause(now, now.duration_since(last_real));
-            }
-            last_real = now;
-            if self.lease.get() == Lease::Lost {
-                break Ended::Lost;
-            }
-            self.tick(now);
-            if self.should_retire() && self.host.retire(&self.id, &mut self.rx) {
-                break Ended::Retired;
+            if let Some(ended) = self.on_tick(Instant::now()) {
+                break ended;
             }
         };
         self.finish(ended);
         ended
     }
 
-    fn finish(&mut self, ended: Ended) {
+    pub(super) fn started(&mut self) {
+        tracing::info!(room = %self.id, bots = self.config.sim.bots, step = self.world.step_count(), "room started");
+        self.last_real = Instant::now();
+    }
+
+    /// Ticks of its clock that came too late and were skipped.
+    pub(super) fn skipped(&self, ticks: u64) {
+        self.metrics.ticks_skipped.add(ticks);
+    }
+
+    /// One tick of its clock: a step, unless the room ends here.
+    pub(super) fn on_tick(&mut self, now: Instant) -> Option<Ended> {
+        if now.duration_since(self.last_real) > self.lease.pause_limit {
+            self.woke_from_pause(now, now.duration_since(self.last_real));
+        }
+        self.last_real = now;
+        if self.lease.get() == Lease::Lost {
+            return Some(Ended::Lost);
+        }
+        self.tick(now);
+        if self.should_retire() && self.host.retire(&self.id, &mut self.rx) {
+            return Some(Ended::Retired);
+        }
+        None
+    }
+
+    pub(super) fn finish(&mut self, ended: Ended) {
         match ended {
             Ended::Stopped => {
                 // The next owner resumes from this.
@@ -258,6 +280,11 @@ impl Room {
             }
         }
         let speaking = self.held_since.is_none();
+        let update_due = speaking
+            && super::schedule::update_due(self.world.step_count(), self.config.update_rate);
+        if update_due {
+            self.sessions.hold_local(true);
+        }
         self.handle_events(speaking);
         self.expire_grace(now);
         if self
@@ -270,9 +297,10 @@ impl Room {
         if speaking {
             self.tell_ships();
             self.send_score_if_due();
-            if super::schedule::update_due(self.world.step_count(), self.config.update_rate) {
-                self.send_updates();
-            }
+        }
+        if update_due {
+            self.send_updates();
+            self.sessions.hold_local(false);
         }
         self.flush_remote();
         let t6 = self.lap(Phase::Encode, lap);

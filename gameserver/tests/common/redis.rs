@@ -75,6 +75,11 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// A plain synchronous connection for the test to look with.
     pub fn connection(&self) -> redis::Connection {
         redis::Client::open(self.url())
