@@ -41,12 +41,14 @@ async fn session(moto: &common::Moto, profile: Profile) -> Session {
         aws: provisioner::aws::AwsOptions {
             region: Some(common::REGION.into()),
             endpoint_url: Some(moto.endpoint.clone()),
+            ..provisioner::aws::AwsOptions::default()
         },
         concurrency: 8,
         wait: WaitPolicy {
             interval: Duration::from_millis(100),
             timeout: Duration::from_secs(60),
             report_every: Duration::from_secs(30),
+            settle: Duration::from_secs(30),
         },
     };
     Session::open(profile, options).await.expect("session")

@@ -115,7 +115,8 @@ impl Session {
                 .any(|c| c.action == Action::Update && c.kind == key.kind && c.name == key.name);
             let state = match observed {
                 None => "missing",
-                Some(o) if !o.ready => "pending",
+                Some(o) if matches!(o.state, crate::engine::State::Failed(_)) => "failed",
+                Some(o) if !o.is_ready() => "pending",
                 Some(_) if drifted => "drifted",
                 Some(_) => "ok",
             };

@@ -44,15 +44,15 @@ pub async fn deploy(
         .update_service()
         .cluster(&cluster)
         .service(&service)
-        .task_definition(&revision.id)
+        .task_definition(&revision)
         .send()
         .await
         .map_err(|e| Error::aws("update", ecs_service::KIND, &service, e))?;
-    tracing::info!("{service} is rolling out {}", revision.id);
+    tracing::info!("{service} is rolling out {revision}");
     ecs_service::wait_steady(ctx, steady, &cluster, &service).await?;
     Ok(DeployReport {
         image: task.spec.image.clone(),
-        task_definition: revision.id,
+        task_definition: revision,
         service,
         seconds: start.elapsed().as_secs_f64(),
     })

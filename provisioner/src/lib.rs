@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod network;
 pub mod profile;
+pub mod retry;
 pub mod stack;
 pub mod tags;
 pub mod wait;

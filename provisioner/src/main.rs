@@ -158,6 +158,7 @@ async fn run(cli: Cli) -> Result<u8> {
         aws: AwsOptions {
             region: cli.region.clone(),
             endpoint_url: cli.endpoint_url.clone(),
+            ..AwsOptions::default()
         },
         concurrency: cli.concurrency,
         wait: WaitPolicy::default(),

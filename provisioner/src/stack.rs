@@ -4,6 +4,7 @@
 use crate::engine::{Ctx, Kind, Observed, Resource};
 use crate::network;
 use crate::profile::Profile;
+use crate::tags::Naming;
 use crate::workload::{self, task_definition::TaskDefinition, NetworkKeys};
 use crate::workload_profile::WorkloadProfile;
 use crate::Error;
@@ -39,7 +40,7 @@ impl Stack {
             task: None,
         };
         if let Some(w) = &stack.workload {
-            let keys = network_keys(ctx, zones.len());
+            let keys = network_keys(&ctx.naming, zones.len());
             let desired = workload::resources(ctx, profile, w, &keys, image).await?;
             stack.kinds.extend(workload::kinds(w));
             stack.resources.extend(desired.resources);
@@ -65,8 +66,7 @@ impl Stack {
 }
 
 /// The network resources the workload references.
-fn network_keys(ctx: &Ctx, zones: usize) -> NetworkKeys {
-    let n = &ctx.naming;
+pub fn network_keys(n: &Naming, zones: usize) -> NetworkKeys {
     NetworkKeys {
         vpc: network::vpc_key(n),
         public_subnets: (0..zones)
@@ -74,6 +74,9 @@ fn network_keys(ctx: &Ctx, zones: usize) -> NetworkKeys {
             .collect(),
         private_subnets: (0..zones)
             .map(|i| network::subnet_key(n, false, i))
+            .collect(),
+        private_route_tables: (0..zones)
+            .map(|i| network::private_route_table_key(n, i))
             .collect(),
         alb_security_group: network::security_group_key(n, network::Group::Alb),
         ecs_security_group: network::security_group_key(n, network::Group::Ecs),

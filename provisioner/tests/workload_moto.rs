@@ -9,7 +9,7 @@ use provisioner::network;
 use provisioner::profile::Profile;
 use provisioner::tags::Naming;
 use provisioner::wait::WaitPolicy;
-use provisioner::workload::{self, NetworkKeys};
+use provisioner::workload;
 use provisioner::workload_profile::WorkloadProfile;
 use std::path::Path;
 use std::sync::Arc;
@@ -81,6 +81,7 @@ impl Env {
         let aws = AwsContext::load(&AwsOptions {
             region: Some("us-east-1".into()),
             endpoint_url: Some(moto.endpoint.clone()),
+            ..AwsOptions::default()
         })
         .await;
         let ctx = Ctx {
@@ -90,6 +91,7 @@ impl Env {
                 interval: Duration::from_millis(50),
                 timeout: Duration::from_secs(30),
                 report_every: Duration::from_secs(30),
+                settle: Duration::from_secs(30),
             },
             concurrency: 8,
         };
@@ -107,14 +109,7 @@ impl Env {
     async fn build(&mut self, image: Option<&str>) {
         let n = &self.ctx.naming;
         let zones = network::zones(&self.ctx, &self.profile).await.unwrap();
-        let keys = NetworkKeys {
-            vpc: network::vpc_key(n),
-            public_subnets: (0..3).map(|i| network::subnet_key(n, true, i)).collect(),
-            private_subnets: (0..3).map(|i| network::subnet_key(n, false, i)).collect(),
-            alb_security_group: network::security_group_key(n, network::Group::Alb),
-            ecs_security_group: network::security_group_key(n, network::Group::Ecs),
-            redis_security_group: network::security_group_key(n, network::Group::Redis),
-        };
+        let keys = provisioner::stack::network_keys(n, zones.len());
         let w = WorkloadProfile::from_profile(&self.profile).unwrap();
         self.kinds = network::kinds();
         self.kinds.extend(workload::kinds(&w));
@@ -506,7 +501,7 @@ async fn prod_passes_the_auth_token_as_a_secret_and_never_as_an_attribute() {
         .send()
         .await
         .unwrap();
-    assert!(workload::iam_role::canonical(exec.policy_document())
+    assert!(provisioner::aws::iam::canonical(exec.policy_document())
         .contains("parameter/spaaace/test/redis-auth-token"));
 }
 

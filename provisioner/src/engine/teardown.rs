@@ -2,7 +2,8 @@
 
 use crate::engine::{kind_levels, Ctx, Kind, Observed};
 use crate::Error;
-use futures::future::join_all;
+use futures::future::{join_all, BoxFuture};
+use futures::stream::{self, StreamExt};
 use std::sync::Arc;
 
 /// Deletes `items`, the kinds that depend on others first; kinds on the
@@ -46,4 +47,17 @@ pub async fn delete_observed(
         }
     }
     Ok(())
+}
+
+/// Runs the jobs, at most `ctx.concurrency` at a time; returns the first
+/// error after all have run.
+pub async fn run_bounded(
+    ctx: &Ctx,
+    jobs: Vec<BoxFuture<'_, Result<(), Error>>>,
+) -> Result<(), Error> {
+    let results: Vec<Result<(), Error>> = stream::iter(jobs)
+        .buffer_unordered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    results.into_iter().collect()
 }

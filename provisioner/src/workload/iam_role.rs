@@ -4,14 +4,13 @@
 //! Roles live under the path `/{project}/{env}/`, so one ListRoles call with
 //! that prefix finds them all.
 
-use super::tagging;
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::is_not_found;
-use crate::tags::Naming;
+use crate::aws::iam::{self, canonical};
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub const KIND: &str = "iam-role";
 /// The name of each role's inline policy.
@@ -27,43 +26,6 @@ pub fn instance_role_name(naming: &Naming) -> String {
 
 pub fn execution_role_name(naming: &Naming) -> String {
     naming.name("task-execution")
-}
-
-/// JSON documents compare by content: IAM returns them URL-encoded and
-/// re-ordered.
-pub fn canonical(doc: &str) -> String {
-    let decoded = percent_decode(doc);
-    serde_json::from_str::<Value>(&decoded)
-        .map(|v| v.to_string())
-        .unwrap_or(decoded)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 pub fn trust_policy(service: &str) -> String {
@@ -147,93 +109,69 @@ impl Kind for IamRoleKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let iam = &ctx.aws.iam;
-        let prefix = path(&ctx.naming);
-        let roles = iam
-            .list_roles()
-            .path_prefix(&prefix)
-            .send()
-            .await
-            .map_err(|e| Error::aws("list", KIND, &prefix, e))?;
         let mut found = Vec::new();
-        for role in roles.roles() {
-            let name = role.role_name().to_string();
-            let full = iam
-                .get_role()
-                .role_name(&name)
-                .send()
-                .await
-                .map_err(|e| Error::aws("describe", KIND, &name, e))?;
-            let Some(full) = full.role() else { continue };
-            let pairs: Vec<(&str, &str)> =
-                full.tags().iter().map(|t| (t.key(), t.value())).collect();
-            let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert(
-                "trust".into(),
-                canonical(full.assume_role_policy_document().unwrap_or_default()),
-            );
-            match iam
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name(POLICY_NAME)
-                .send()
-                .await
-            {
-                Ok(p) => {
-                    attrs.insert("policy".into(), canonical(p.policy_document()));
-                }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("read the policy of", KIND, &name, e)),
-            }
-            let mut details = Attrs::new();
-            details.insert("name".into(), name.clone());
-            found.push(Observed {
-                kind: KIND,
-                id: full.arn().to_string(),
-                name: Some(name),
-                attrs,
-                details,
-                ready: true,
-                owned: tagging::owns(&ctx.naming, &pairs),
-            });
+        for name in iam::roles_under(ctx, &path(&ctx.naming)).await? {
+            found.extend(find(ctx, &name).await?);
         }
         Ok(found)
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        let iam = &ctx.aws.iam;
+        let client = &ctx.aws.iam;
         for o in items {
-            let name = o
-                .details
-                .get("name")
-                .cloned()
-                .unwrap_or_else(|| o.display_name().to_string());
-            let policies = match iam.list_role_policies().role_name(&name).send().await {
+            let name = o.display_name();
+            let policies = match client.list_role_policies().role_name(name).send().await {
                 Ok(p) => p.policy_names().to_vec(),
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(Error::aws("list policies of", KIND, &name, e)),
-            };
-            for p in policies {
-                match iam
-                    .delete_role_policy()
-                    .role_name(&name)
-                    .policy_name(&p)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(Error::aws("delete the policy of", KIND, &name, e)),
+                Err(e) => {
+                    let e = Error::aws("listing the policies of", KIND, name, e);
+                    if e.is_not_found() {
+                        continue;
+                    }
+                    return Err(e);
                 }
+            };
+            for p in &policies {
+                retry::delete(ctx, KIND, name, || {
+                    client
+                        .delete_role_policy()
+                        .role_name(name)
+                        .policy_name(p)
+                        .send()
+                })
+                .await?;
             }
-            match iam.delete_role().role_name(&name).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, &name, e)),
-            }
+            retry::delete(ctx, KIND, name, || {
+                client.delete_role().role_name(name).send()
+            })
+            .await?;
         }
         Ok(())
     }
+}
+
+/// The role with its trust and inline policy, when it exists.
+async fn find(ctx: &Ctx, name: &str) -> Result<Option<Observed>, Error> {
+    let Some(role) = iam::find_role(ctx, name).await? else {
+        return Ok(None);
+    };
+    let tags = iam::tags(role.tags());
+    let mut attrs = tags.attrs();
+    attrs.insert(
+        "trust".into(),
+        canonical(role.assume_role_policy_document().unwrap_or_default()),
+    );
+    if let Some(policy) = iam::find_role_policy(ctx, name, POLICY_NAME).await? {
+        attrs.insert("policy".into(), policy);
+    }
+    Ok(Some(Observed {
+        kind: KIND,
+        id: role.arn().to_string(),
+        name: Some(name.to_string()),
+        attrs,
+        details: Attrs::new(),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    }))
 }
 
 /// One role: who may assume it and its inline policy.
@@ -289,14 +227,16 @@ impl Resource for IamRole {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &self.name);
+        let mut a = self.naming.desired_tags(&self.name);
         a.insert("trust".into(), canonical(&trust_policy(self.service)));
         a.insert("policy".into(), canonical(&self.policy(refs)));
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
-        let mut req = ctx
+    /// The role with its trust policy and tags; its inline policy follows
+    /// as an update, once IAM knows the role.
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
+        let out = ctx
             .aws
             .iam
             .create_role()
@@ -306,32 +246,18 @@ impl Resource for IamRole {
             .description(format!(
                 "Spaaace {} ({})",
                 self.naming.environment, self.service
-            ));
-        for (k, v) in self.naming.tags(&self.name) {
-            req = req.tags(
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?,
-            );
-        }
-        let out = req
+            ))
+            .set_tags(Some(iam::aws_tags(&self.naming, &self.name)?))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &self.name, e))?;
-        self.put_policy(ctx, refs).await?;
-        let mut details = Attrs::new();
-        details.insert("name".into(), self.name.clone());
-        Ok(Observed {
-            kind: KIND,
-            id: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-            name: Some(self.name.clone()),
-            attrs: self.desired(refs),
-            details,
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
+        out.role()
+            .map(|r| r.arn().to_string())
+            .ok_or_else(|| Error::unexpected(KIND, &self.name, "CreateRole returned no role"))
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx, &self.name).await
     }
 
     async fn update(
@@ -341,11 +267,12 @@ impl Resource for IamRole {
         changes: &[Change],
         refs: &Refs,
     ) -> Result<(), Error> {
-        let iam = &ctx.aws.iam;
-        for c in tagging::non_tag(changes) {
+        let client = &ctx.aws.iam;
+        for c in tags::non_tag(changes) {
             match c.attr.as_str() {
                 "trust" => {
-                    iam.update_assume_role_policy()
+                    client
+                        .update_assume_role_policy()
                         .role_name(&self.name)
                         .policy_document(trust_policy(self.service))
                         .send()
@@ -364,21 +291,15 @@ impl Resource for IamRole {
                 }
             }
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            let mut req = iam.tag_role().role_name(&self.name);
-            for (k, v) in tags {
-                req = req.tags(
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?,
-                );
-            }
-            req.send()
+        let set = tags::to_set(changes);
+        if !set.is_empty() {
+            client
+                .tag_role()
+                .role_name(&self.name)
+                .set_tags(Some(iam::tag_list(set, &self.name)?))
+                .send()
                 .await
-                .map_err(|e| Error::aws("tag", KIND, &self.name, e))?;
+                .map_err(|e| Error::aws("tagging", KIND, &self.name, e))?;
         }
         Ok(())
     }
@@ -389,23 +310,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn documents_compare_by_content_not_encoding() {
-        let doc = trust_policy("ec2.amazonaws.com");
-        let encoded = doc
-            .replace('{', "%7B")
-            .replace('}', "%7D")
-            .replace('"', "%22");
-        assert_eq!(canonical(&encoded), canonical(&doc));
-        assert_ne!(
-            canonical(&doc),
-            canonical(&trust_policy("ecs-tasks.amazonaws.com"))
-        );
-    }
-
-    #[test]
     fn instance_policy_is_scoped_to_the_environment() {
         let naming = Naming::new("spaaace", "dev");
-        let doc: Value =
+        let doc: serde_json::Value =
             serde_json::from_str(&instance_policy(&naming, "us-east-1", "spaaace-dev")).unwrap();
         let text = doc.to_string();
         assert!(text.contains("arn:aws:ecs:us-east-1:*:cluster/spaaace-dev"));

@@ -17,7 +17,6 @@ pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
 pub mod replication_group;
-pub mod tagging;
 pub mod target_group;
 pub mod task_definition;
 
@@ -32,6 +31,7 @@ use std::sync::Arc;
 pub const VPC_KIND: &str = "vpc";
 pub const SUBNET_KIND: &str = "subnet";
 pub const SECURITY_GROUP_KIND: &str = "security-group";
+pub const ROUTE_TABLE_KIND: &str = "route-table";
 
 /// The network layer's resources the workload references.
 #[derive(Debug, Clone)]
@@ -39,6 +39,9 @@ pub struct NetworkKeys {
     pub vpc: Key,
     pub public_subnets: Vec<Key>,
     pub private_subnets: Vec<Key>,
+    /// The private subnets' route tables: hosts there reach ECS (and the
+    /// image registry) only once their default route to the NAT exists.
+    pub private_route_tables: Vec<Key>,
     pub alb_security_group: Key,
     pub ecs_security_group: Key,
     pub redis_security_group: Key,

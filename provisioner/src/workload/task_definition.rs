@@ -6,16 +6,16 @@
 //! Revisions are immutable: an update registers a new one, which the
 //! service then rolls out.
 
-use super::{iam_role, replication_group, tagging};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::tags::{Naming, ATTR_PREFIX};
+use super::{iam_role, replication_group};
+use crate::aws::ecs;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::tags::{self, Naming, ATTR_PREFIX};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, TaskDefinition as AwsTaskDefinition, TaskDefinitionField,
-    TaskDefinitionStatus, TransportProtocol,
+    NetworkMode, PortMapping, Secret, TaskDefinition as AwsTaskDefinition, TaskDefinitionStatus,
+    TransportProtocol,
 };
 
 pub const KIND: &str = "task-definition";
@@ -146,21 +146,26 @@ pub fn fingerprint(attrs: &Attrs) -> String {
 }
 
 fn observe(td: &AwsTaskDefinition, tags: &[aws_sdk_ecs::types::Tag], ctx: &Ctx) -> Observed {
-    let pairs: Vec<(&str, &str)> = tags
-        .iter()
-        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-        .collect();
+    let tags = ecs::tags(tags);
     let mut attrs = attrs_of(td);
-    attrs.extend(tagging::observed(pairs.iter().copied()));
+    attrs.extend(tags.attrs());
     Observed {
         kind: KIND,
         id: td.task_definition_arn().unwrap_or_default().to_string(),
         name: td.family().map(String::from),
         attrs,
         details: Attrs::new(),
-        ready: true,
-        owned: tagging::owns(&ctx.naming, &pairs),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
     }
+}
+
+/// The latest active revision of the family, which stands for the family.
+async fn find(ctx: &Ctx) -> Result<Option<Observed>, Error> {
+    let found = ecs::find_task_definition(ctx, &family(&ctx.naming)).await?;
+    Ok(found
+        .filter(|(td, _)| td.status() == Some(&TaskDefinitionStatus::Active))
+        .map(|(td, tags)| observe(&td, &tags, ctx)))
 }
 
 pub struct TaskDefinitionKind;
@@ -179,29 +184,8 @@ impl Kind for TaskDefinitionKind {
         ]
     }
 
-    /// The latest active revision of the family stands for the family.
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let fam = family(&ctx.naming);
-        let out = match ctx
-            .aws
-            .ecs
-            .describe_task_definition()
-            .task_definition(&fam)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            // ECS answers a generic client error for an unknown family.
-            Err(e) if aws_code(&e) == Some("ClientException") => return Ok(Vec::new()),
-            Err(e) => return Err(Error::aws("describe", KIND, &fam, e)),
-        };
-        Ok(out
-            .task_definition()
-            .filter(|td| td.status() == Some(&TaskDefinitionStatus::Active))
-            .map(|td| observe(td, out.tags(), ctx))
-            .into_iter()
-            .collect())
+        find(ctx).await.map(|o| o.into_iter().collect())
     }
 
     /// Deregisters every active revision of the family.
@@ -310,8 +294,8 @@ impl TaskDefinition {
         iam_role::log_group(&self.naming)
     }
 
-    /// Registers a new revision from the spec.
-    pub async fn register(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    /// Registers a new revision from the spec; returns its ARN.
+    pub async fn register(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let fam = family(&self.naming);
         let s = &self.spec;
         let mut container = ContainerDefinition::builder()
@@ -370,18 +354,18 @@ impl TaskDefinition {
             .requires_compatibilities(Compatibility::Ec2)
             .execution_role_arn(refs.require(&self.execution_role)?)
             .container_definitions(container.build())
-            .set_tags(Some(super::ecs_cluster::ecs_tags(&self.naming, &fam)))
+            .set_tags(Some(ecs::aws_tags(&self.naming, &fam)))
             .send()
             .await
-            .map_err(|e| Error::aws("register", KIND, &fam, e))?;
-        let td = out.task_definition().ok_or_else(|| {
-            Error::unexpected(KIND, &fam, "RegisterTaskDefinition returned nothing")
-        })?;
-        tracing::info!("registered {}", td.task_definition_arn().unwrap_or(&fam));
-        let mut o = observe(td, out.tags(), ctx);
-        o.attrs.extend(tagging::desired(&self.naming, &fam));
-        o.owned = true;
-        Ok(o)
+            .map_err(|e| Error::aws("registering", KIND, &fam, e))?;
+        let arn = out
+            .task_definition()
+            .and_then(|td| td.task_definition_arn())
+            .ok_or_else(|| {
+                Error::unexpected(KIND, &fam, "RegisterTaskDefinition returned nothing")
+            })?;
+        tracing::info!("registered {arn}");
+        Ok(arn.to_string())
     }
 }
 
@@ -400,7 +384,7 @@ impl Resource for TaskDefinition {
 
     fn desired(&self, refs: &Refs) -> Attrs {
         let s = &self.spec;
-        let mut a = tagging::desired(&self.naming, &family(&self.naming));
+        let mut a = self.naming.desired_tags(&family(&self.naming));
         a.insert("execution_role".into(), refs.id(&self.execution_role));
         a.insert("network_mode".into(), "bridge".into());
         a.insert("image".into(), s.image.clone());
@@ -421,8 +405,13 @@ impl Resource for TaskDefinition {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         self.register(ctx, refs).await
+    }
+
+    /// The family's latest revision (an update registers a new one).
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx).await
     }
 
     async fn update(
@@ -432,24 +421,11 @@ impl Resource for TaskDefinition {
         changes: &[Change],
         refs: &Refs,
     ) -> Result<(), Error> {
-        if tagging::non_tag(changes).next().is_some() {
+        if tags::non_tag(changes).next().is_some() {
             self.register(ctx, refs).await?;
             return Ok(());
         }
-        let tags = tagging::to_set(changes);
-        ctx.aws
-            .ecs
-            .tag_resource()
-            .resource_arn(&current.id)
-            .set_tags(Some(
-                tags.into_iter()
-                    .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| Error::aws("tag", KIND, &family(&self.naming), e))?;
-        Ok(())
+        ecs::update_tags(ctx, KIND, &family(&self.naming), &current.id, changes).await
     }
 }
 

@@ -150,12 +150,14 @@ pub async fn session(moto: &Moto, env: &str) -> Session {
         aws: AwsOptions {
             region: Some(REGION.into()),
             endpoint_url: Some(moto.endpoint.clone()),
+            ..AwsOptions::default()
         },
         concurrency: 4,
         wait: WaitPolicy {
             interval: Duration::from_millis(100),
             timeout: Duration::from_secs(30),
             report_every: Duration::from_secs(5),
+            settle: Duration::from_secs(30),
         },
     };
     Session::open(profile(env), options)
@@ -168,6 +170,7 @@ pub async fn ec2(moto: &Moto) -> aws_sdk_ec2::Client {
     let ctx = AwsContext::load(&AwsOptions {
         region: Some(REGION.into()),
         endpoint_url: Some(moto.endpoint.clone()),
+        ..AwsOptions::default()
     })
     .await;
     ctx.ec2
