@@ -116,3 +116,49 @@ async fn a_refresh_already_running_picks_the_new_version_up() {
         .unwrap();
     assert_eq!(busy.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn a_refresh_refused_for_another_reason_than_a_missing_group_is_an_error() {
+    use aws_sdk_autoscaling::operation::start_instance_refresh as refresh;
+    let run = |message: &'static str| async move {
+        let version = mock!(aws_sdk_ec2::Client::create_launch_template_version).then_output(|| {
+            aws_sdk_ec2::operation::create_launch_template_version::CreateLaunchTemplateVersionOutput::builder()
+                .launch_template_version(aws_sdk_ec2::types::LaunchTemplateVersion::builder().version_number(6).build())
+                .build()
+        });
+        let default = mock!(aws_sdk_ec2::Client::modify_launch_template).then_output(|| {
+            aws_sdk_ec2::operation::modify_launch_template::ModifyLaunchTemplateOutput::builder()
+                .build()
+        });
+        let refused =
+            mock!(aws_sdk_autoscaling::Client::start_instance_refresh).then_error(move || {
+                refresh::StartInstanceRefreshError::generic(fakes::answer(
+                    "ValidationError",
+                    message,
+                ))
+            });
+        let c = ctx(Fakes {
+            ec2: vec![&version, &default],
+            autoscaling: vec![&refused],
+            ..Fakes::default()
+        });
+        let current = observed(launch_template::KIND, "lt-1", "spaaace-dev-ecs-host");
+        host_template()
+            .update(
+                &c,
+                &current,
+                &[change("image", "ami-old", "ami-new")],
+                &template_refs(),
+            )
+            .await
+    };
+    // No group yet: its first hosts start from the new version.
+    run("AutoScalingGroup name not found - AutoScalingGroup spaaace-dev-ecs-hosts not found")
+        .await
+        .unwrap();
+    let err = run("Cannot use MinHealthyPercentage 100 and MaxHealthyPercentage 100")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MaxHealthyPercentage"), "{err}");
+}

@@ -5,7 +5,7 @@ mod fakes;
 
 use aws_smithy_mocks::{mock, Rule};
 use fakes::{ctx, naming, observed, Fakes};
-use provisioner::engine::{Kind, Refs};
+use provisioner::engine::{Kind, Refs, Resource};
 use provisioner::workload::*;
 
 fn service(deployments: usize, running: i32, rollout: &str) -> aws_sdk_ecs::types::Service {
@@ -208,5 +208,200 @@ async fn down_scales_the_service_to_zero_deletes_it_and_waits_while_it_drains() 
     assert_eq!(
         (scale.num_calls(), delete.num_calls(), waits.num_calls()),
         (1, 1, 3)
+    );
+}
+
+/// ECS's answer in a new account while it creates its service-linked role
+/// (terraform-provider-aws internal/service/ecs/cluster.go retries it).
+fn no_service_linked_role() -> aws_sdk_ecs::operation::create_cluster::CreateClusterError {
+    aws_sdk_ecs::operation::create_cluster::CreateClusterError::generic(fakes::answer(
+        "InvalidParameterException",
+        "Unable to assume the service linked role. Please verify that the ECS service linked role exists.",
+    ))
+}
+
+#[tokio::test]
+async fn a_new_accounts_cluster_is_created_again_while_ecs_sets_up_its_role() {
+    let create = mock!(aws_sdk_ecs::Client::create_cluster)
+        .match_requests(|r| r.cluster_name() == Some("spaaace-dev-cluster") && r.tags().len() == 4)
+        .sequence()
+        .error(no_service_linked_role)
+        .times(2)
+        .output(|| aws_sdk_ecs::operation::create_cluster::CreateClusterOutput::builder().build())
+        .build();
+    let c = ctx(Fakes {
+        ecs: vec![&create],
+        ..Fakes::default()
+    });
+    let cluster = ecs_cluster::EcsCluster { naming: naming() };
+    let refs = Refs::default();
+    let name = provisioner::retry::settling(&c, ecs_cluster::KIND, "cluster", || {
+        cluster.create(&c, &refs)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        (name.as_str(), create.num_calls()),
+        ("spaaace-dev-cluster", 3)
+    );
+}
+
+#[tokio::test]
+async fn the_service_is_created_again_until_its_target_group_has_a_load_balancer() {
+    let create = mock!(aws_sdk_ecs::Client::create_service)
+        .match_requests(|r| {
+            r.service_name() == Some("spaaace-dev-gameserver")
+                && r.load_balancers()[0].target_group_arn() == Some("arn:tg")
+        })
+        .sequence()
+        .error(|| {
+            aws_sdk_ecs::operation::create_service::CreateServiceError::generic(fakes::answer(
+                "InvalidParameterException",
+                "The target group with targetGroupArn arn:tg does not have an associated load balancer.",
+            ))
+        })
+        .output(|| aws_sdk_ecs::operation::create_service::CreateServiceOutput::builder().build())
+        .build();
+    let c = ctx(Fakes {
+        ecs: vec![&create],
+        ..Fakes::default()
+    });
+    let svc = ecs_service::EcsService {
+        naming: naming(),
+        task: std::sync::Arc::new(gameserver_task("ghcr.io/spaaace/gameserver:1")),
+        desired_count: 1,
+        port: 3000,
+        health_check_grace_seconds: 60,
+    };
+    let mut refs = deploy_refs();
+    refs.set(target_group::key(&naming()), "arn:tg".into());
+    provisioner::retry::settling(&c, ecs_service::KIND, "service", || svc.create(&c, &refs))
+        .await
+        .unwrap();
+    assert_eq!(create.num_calls(), 2);
+}
+
+fn provider(status: &str, update: Option<&str>) -> aws_sdk_ecs::types::CapacityProvider {
+    use aws_sdk_ecs::types::{CapacityProviderStatus, CapacityProviderUpdateStatus};
+    let mut p = aws_sdk_ecs::types::CapacityProvider::builder()
+        .name("spaaace-dev-hosts")
+        .status(CapacityProviderStatus::from(status));
+    if let Some(u) = update {
+        p = p
+            .update_status(CapacityProviderUpdateStatus::from(u))
+            .update_status_reason("The capacity provider is in use by the cluster.");
+    }
+    p.build()
+}
+
+fn describe_provider(p: aws_sdk_ecs::types::CapacityProvider) -> Rule {
+    mock!(aws_sdk_ecs::Client::describe_capacity_providers)
+        .match_requests(|r| r.capacity_providers() == ["spaaace-dev-hosts"])
+        .then_output(move || {
+            aws_sdk_ecs::operation::describe_capacity_providers::DescribeCapacityProvidersOutput::builder()
+                .capacity_providers(p.clone())
+                .build()
+        })
+}
+
+fn delete_provider() -> Rule {
+    mock!(aws_sdk_ecs::Client::delete_capacity_provider)
+        .match_requests(|r| r.capacity_provider() == Some("spaaace-dev-hosts"))
+        .then_output(|| {
+            aws_sdk_ecs::operation::delete_capacity_provider::DeleteCapacityProviderOutput::builder(
+            )
+            .build()
+        })
+}
+
+#[tokio::test]
+async fn a_capacity_provider_delete_that_failed_is_sent_again_not_waited_on() {
+    let active = describe_provider(provider("ACTIVE", None));
+    let first = delete_provider();
+    let deleting = describe_provider(provider("ACTIVE", Some("DELETE_IN_PROGRESS")));
+    let failed = describe_provider(provider("ACTIVE", Some("DELETE_FAILED")));
+    let again = delete_provider();
+    let deleted = describe_provider(provider("INACTIVE", Some("DELETE_COMPLETE")));
+    let c = ctx(Fakes {
+        ecs: vec![&active, &first, &deleting, &failed, &again, &deleted],
+        ..Fakes::default()
+    });
+    let p = observed(
+        capacity_provider::KIND,
+        "spaaace-dev-hosts",
+        "spaaace-dev-hosts",
+    );
+    capacity_provider::CapacityProviderKind
+        .delete(&c, &[p])
+        .await
+        .unwrap();
+    assert_eq!(
+        [first.num_calls(), again.num_calls(), deleted.num_calls()],
+        [1, 1, 1]
+    );
+}
+
+fn cluster_attachments(status: &str) -> Rule {
+    let status = status.to_string();
+    mock!(aws_sdk_ecs::Client::describe_clusters)
+        .match_requests(|r| r.clusters() == ["spaaace-dev-cluster"])
+        .then_output(move || {
+            aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput::builder()
+                .clusters(
+                    aws_sdk_ecs::types::Cluster::builder()
+                        .cluster_name("spaaace-dev-cluster")
+                        .status("ACTIVE")
+                        .attachments_status(status.clone())
+                        .build(),
+                )
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn detaching_the_providers_is_retried_while_busy_and_waits_for_the_cluster_to_settle() {
+    use aws_sdk_ecs::operation::put_cluster_capacity_providers as put;
+    // ECS API reference, PutClusterCapacityProviders errors.
+    let detach = mock!(aws_sdk_ecs::Client::put_cluster_capacity_providers)
+        .match_requests(|r| {
+            r.cluster() == Some("spaaace-dev-cluster") && r.capacity_providers().is_empty()
+        })
+        .sequence()
+        .error(|| {
+            put::PutClusterCapacityProvidersError::generic(fakes::answer(
+                "ResourceInUseException",
+                "The specified resource is in-use and can't be removed.",
+            ))
+        })
+        .error(|| {
+            put::PutClusterCapacityProvidersError::generic(fakes::answer(
+                "UpdateInProgressException",
+                "There's already a current Amazon ECS container agent update in progress on the container instance that's specified.",
+            ))
+        })
+        .output(|| put::PutClusterCapacityProvidersOutput::builder().build())
+        .build();
+    let updating = cluster_attachments("UPDATE_IN_PROGRESS");
+    let settled = cluster_attachments("UPDATE_COMPLETE");
+    let c = ctx(Fakes {
+        ecs: vec![&detach, &updating, &settled],
+        ..Fakes::default()
+    });
+    let attachment = observed(
+        cluster_capacity::KIND,
+        "spaaace-dev-cluster",
+        "spaaace-dev-cluster",
+    );
+    cluster_capacity::ClusterCapacityKind
+        .delete(&c, &[attachment])
+        .await
+        .unwrap();
+    assert_eq!(
+        [
+            detach.num_calls(),
+            updating.num_calls(),
+            settled.num_calls()
+        ],
+        [3, 1, 1]
     );
 }

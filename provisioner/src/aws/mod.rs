@@ -151,9 +151,32 @@ impl AwsContext {
         self.sdk.region().map(|r| r.as_ref())
     }
 
-    /// The region's partition, for ARNs.
-    pub fn partition(&self) -> &'static str {
-        partition(self.region().unwrap_or_default())
+    /// Where the clients' ARNs point.
+    pub fn location(&self) -> Location {
+        let region = self.region().unwrap_or_default().to_string();
+        Location {
+            partition: partition(&region),
+            region,
+        }
+    }
+}
+
+/// The partition and region the clients resolved: what every ARN this tool
+/// writes (policies, log configuration) must name, whatever the profile's
+/// own region says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub partition: &'static str,
+    pub region: String,
+}
+
+impl Location {
+    /// An ARN in any account of this partition and region.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!(
+            "arn:{}:{service}:{}:*:{resource}",
+            self.partition, self.region
+        )
     }
 }
 

@@ -225,6 +225,8 @@ mod tests {
     /// applied change only some reads later.
     #[derive(Default)]
     struct Eventual {
+        /// Creates refused because a dependency is not visible yet.
+        create_refusals: Mutex<u32>,
         invisible_reads: Mutex<u32>,
         refusals: Mutex<u32>,
         stale_reads: Mutex<u32>,
@@ -269,6 +271,11 @@ mod tests {
             wanted()
         }
         async fn create(&self, _ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
+            let mut refusals = lock(&self.create_refusals);
+            if *refusals > 0 {
+                *refusals -= 1;
+                return Err(not_found());
+            }
             *lock(&self.creates) += 1;
             let tags = Attrs::from([("tag:Name".to_string(), "v".to_string())]);
             *lock(&self.held) = tags.clone();
@@ -357,6 +364,20 @@ mod tests {
             vec![vec!["dns".to_string()]; 3],
             "the update is retried after NotFound"
         );
+    }
+
+    #[tokio::test]
+    async fn a_create_refused_while_a_dependency_is_not_visible_is_sent_again() {
+        let r = Eventual {
+            create_refusals: Mutex::new(2),
+            ..Eventual::default()
+        };
+        let done = reconcile(&ctx().await, &r, None, &Refs::default())
+            .await
+            .unwrap();
+        assert_eq!(done.id, "vpc-1");
+        assert_eq!(*lock(&r.create_refusals), 0);
+        assert_eq!(*lock(&r.creates), 1);
     }
 
     #[tokio::test]

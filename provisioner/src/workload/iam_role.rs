@@ -5,6 +5,7 @@
 //! that prefix finds them all.
 
 use crate::aws::iam::{self, canonical};
+use crate::aws::Location;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
 use crate::retry;
 use crate::tags::{self, Naming};
@@ -41,12 +42,12 @@ pub fn log_group(naming: &Naming) -> String {
     format!("/{}/{}/gameserver", naming.project, naming.environment)
 }
 
-/// What the ECS agent and the awslogs driver need on a host, scoped to this
-/// environment's cluster and log group.
-pub fn instance_policy(naming: &Naming, region: &str, cluster: &str) -> String {
-    let cluster_arn = format!("arn:aws:ecs:{region}:*:cluster/{cluster}");
-    let container_instances = format!("arn:aws:ecs:{region}:*:container-instance/{cluster}/*");
-    let logs = format!("arn:aws:logs:{region}:*:log-group:{}:*", log_group(naming));
+/// What the ECS agent needs on a host, scoped to this environment's
+/// cluster. Container logs are not here: the awslogs driver uses the task
+/// execution role when the task has one.
+pub fn instance_policy(location: &Location, cluster: &str) -> String {
+    let cluster_arn = location.arn("ecs", &format!("cluster/{cluster}"));
+    let container_instances = location.arn("ecs", &format!("container-instance/{cluster}/*"));
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -64,27 +65,42 @@ pub fn instance_policy(naming: &Naming, region: &str, cluster: &str) -> String {
                 "Effect": "Allow",
                 "Action": ["ecs:DiscoverPollEndpoint", "ecs:Poll", "ecs:StartTelemetrySession"],
                 "Resource": "*"
-            },
-            {
-                "Sid": "ContainerLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": logs
             }
         ]
     })
     .to_string()
 }
 
-/// What ECS needs to start the task: pull its image, read its secret.
-pub fn execution_policy(secret_parameter_arn: Option<&str>) -> String {
-    let mut statements = vec![json!({
-        "Sid": "PullImage",
-        "Effect": "Allow",
-        "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
-                   "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-        "Resource": "*"
-    })];
+/// What ECS needs to start the task and keep it logging: pull its image,
+/// write its logs, read its secret.
+///
+/// On the ECS-optimized AMI the awslogs driver authenticates with the task
+/// execution role when the task has one (the agent's
+/// ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE, on by default since ecs-init
+/// 1.16.0-1; ECS developer guide, "Amazon ECS task execution IAM role": the
+/// role lets the agent "send container logs to CloudWatch Logs"), so the log
+/// actions belong here; without them no task starts.
+pub fn execution_policy(
+    naming: &Naming,
+    location: &Location,
+    secret_parameter_arn: Option<&str>,
+) -> String {
+    let logs = location.arn("logs", &format!("log-group:{}:*", log_group(naming)));
+    let mut statements = vec![
+        json!({
+            "Sid": "PullImage",
+            "Effect": "Allow",
+            "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
+                       "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "ContainerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": logs
+        }),
+    ];
     if let Some(arn) = secret_parameter_arn {
         statements.push(json!({
             "Sid": "ReadRedisAuthToken",
@@ -186,16 +202,21 @@ pub struct IamRole {
 pub enum PolicySource {
     Fixed(String),
     /// The execution policy, reading the parameter with this key if any.
-    Execution(Option<Key>),
+    Execution {
+        location: Location,
+        token: Option<Key>,
+    },
 }
 
 impl IamRole {
     fn policy(&self, refs: &Refs) -> String {
         match &self.policy {
             PolicySource::Fixed(doc) => doc.clone(),
-            PolicySource::Execution(param) => {
-                execution_policy(param.as_ref().map(|k| refs.id(k)).as_deref())
-            }
+            PolicySource::Execution { location, token } => execution_policy(
+                &self.naming,
+                location,
+                token.as_ref().map(|k| refs.id(k)).as_deref(),
+            ),
         }
     }
 
@@ -221,7 +242,7 @@ impl Resource for IamRole {
 
     fn depends_on(&self) -> Vec<Key> {
         match &self.policy {
-            PolicySource::Execution(Some(k)) => vec![k.clone()],
+            PolicySource::Execution { token: Some(k), .. } => vec![k.clone()],
             _ => Vec::new(),
         }
     }
@@ -309,21 +330,74 @@ impl Resource for IamRole {
 mod tests {
     use super::*;
 
+    fn location(partition: &'static str, region: &str) -> Location {
+        Location {
+            partition,
+            region: region.into(),
+        }
+    }
+
     #[test]
     fn instance_policy_is_scoped_to_the_environment() {
+        let doc = instance_policy(&location("aws", "us-east-1"), "spaaace-dev");
+        assert!(doc.contains("arn:aws:ecs:us-east-1:*:cluster/spaaace-dev"));
+        assert!(
+            !doc.contains("\"ecs:*\"") && !doc.contains("logs:"),
+            "{doc}"
+        );
+    }
+
+    #[test]
+    fn the_execution_role_can_write_the_task_logs() {
         let naming = Naming::new("spaaace", "dev");
-        let doc: serde_json::Value =
-            serde_json::from_str(&instance_policy(&naming, "us-east-1", "spaaace-dev")).unwrap();
-        let text = doc.to_string();
-        assert!(text.contains("arn:aws:ecs:us-east-1:*:cluster/spaaace-dev"));
-        assert!(text.contains("log-group:/spaaace/dev/gameserver:*"));
-        assert!(!text.contains("\"ecs:*\"") && !text.contains("\"logs:*\""));
+        let doc: serde_json::Value = serde_json::from_str(&execution_policy(
+            &naming,
+            &location("aws", "eu-west-1"),
+            None,
+        ))
+        .unwrap();
+        let logs = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "ContainerLogs")
+            .expect("a logs statement");
+        let actions: Vec<&str> = logs["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents"
+            ]
+        );
+        assert_eq!(
+            logs["Resource"],
+            "arn:aws:logs:eu-west-1:*:log-group:/spaaace/dev/gameserver:*"
+        );
+    }
+
+    #[test]
+    fn arns_take_the_partition_and_region_they_are_given() {
+        let doc = instance_policy(&location("aws-cn", "cn-north-1"), "spaaace-dev");
+        assert!(
+            doc.contains("arn:aws-cn:ecs:cn-north-1:*:cluster/spaaace-dev"),
+            "{doc}"
+        );
+        assert!(!doc.contains("arn:aws:"), "{doc}");
     }
 
     #[test]
     fn execution_policy_reads_only_the_named_parameter() {
+        let naming = Naming::new("spaaace", "prod");
+        let here = location("aws", "us-east-1");
         let arn = "arn:aws:ssm:us-east-1:1:parameter/spaaace/prod/redis-auth-token";
-        assert!(execution_policy(Some(arn)).contains(arn));
-        assert!(!execution_policy(None).contains("ssm:"));
+        assert!(execution_policy(&naming, &here, Some(arn)).contains(arn));
+        assert!(!execution_policy(&naming, &here, None).contains("ssm:"));
     }
 }

@@ -302,8 +302,10 @@ impl LaunchTemplate {
                 );
                 Ok(())
             }
-            // No group yet: its first hosts start from the new version.
-            Err(e) if e.code() == Some("ValidationError") => Ok(()),
+            // No group yet ("AutoScalingGroup name not found"): its first
+            // hosts start from the new version. Any other ValidationError is
+            // a refresh AWS refused, and an error.
+            Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e),
         }
     }

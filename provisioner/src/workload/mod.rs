@@ -91,6 +91,9 @@ pub async fn resources(
     image: Option<&str>,
 ) -> Result<Desired, Error> {
     let naming = &ctx.naming;
+    // ARNs and the log region follow the region the clients use (from
+    // --region or the SDK's configuration), not the profile's.
+    let location = ctx.aws.location();
     let ami = launch_template::resolve_ami(ctx, instance_architecture(&workload.ecs.instance_type))
         .await?;
     let port = profile.security.game_port;
@@ -120,17 +123,16 @@ pub async fn resources(
             naming: naming.clone(),
             name: iam_role::instance_role_name(naming),
             service: "ec2.amazonaws.com",
-            policy: iam_role::PolicySource::Fixed(iam_role::instance_policy(
-                naming,
-                &profile.region,
-                &cluster,
-            )),
+            policy: iam_role::PolicySource::Fixed(iam_role::instance_policy(&location, &cluster)),
         }),
         Arc::new(iam_role::IamRole {
             naming: naming.clone(),
             name: iam_role::execution_role_name(naming),
             service: "ecs-tasks.amazonaws.com",
-            policy: iam_role::PolicySource::Execution(auth.clone()),
+            policy: iam_role::PolicySource::Execution {
+                location: location.clone(),
+                token: auth.clone(),
+            },
         }),
         Arc::new(instance_profile::InstanceProfile {
             naming: naming.clone(),
@@ -207,7 +209,7 @@ pub async fn resources(
             redis_enabled: workload.service.redis_enabled,
             hydration_enabled: workload.service.hydration_enabled,
             redis_tls: cache.enabled && cache.encryption,
-            region: profile.region.clone(),
+            region: location.region.clone(),
         },
         replication_group: cache.enabled.then(|| replication_group::key(naming)),
         execution_role: Key::new(iam_role::KIND, iam_role::execution_role_name(naming)),

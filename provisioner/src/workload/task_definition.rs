@@ -97,15 +97,19 @@ pub fn attrs_of(td: &AwsTaskDefinition) -> Attrs {
             .unwrap_or_default(),
     );
     let log = c.log_configuration();
+    let option = |k: &str| {
+        log.and_then(|l| l.options())
+            .and_then(|o| o.get(k))
+            .map(String::as_str)
+            .unwrap_or("")
+    };
     a.insert(
         "logs".into(),
         format!(
-            "{} {}",
+            "{} {} in {}",
             log.map(|l| l.log_driver().as_str()).unwrap_or("none"),
-            log.and_then(|l| l.options())
-                .and_then(|o| o.get("awslogs-group"))
-                .map(String::as_str)
-                .unwrap_or("")
+            option("awslogs-group"),
+            option("awslogs-region"),
         ),
     );
     // The image's own entry point is wanted: an override is drift.
@@ -393,7 +397,10 @@ impl Resource for TaskDefinition {
         a.insert("memory_mib".into(), s.memory_mib.to_string());
         a.insert("stop_timeout".into(), s.stop_timeout.to_string());
         a.insert("health_check".into(), HEALTH_CHECK.join(" "));
-        a.insert("logs".into(), format!("awslogs {}", self.log_group()));
+        a.insert(
+            "logs".into(),
+            format!("awslogs {} in {}", self.log_group(), s.region),
+        );
         let endpoint = self.replication_group.as_ref().map(|k| refs.id(k));
         for (name, value) in self.environment(endpoint.as_deref()) {
             a.insert(format!("env:{name}"), value);

@@ -53,9 +53,14 @@ macro_rules! fake_client {
 
 /// A context whose clients are the fakes, with waits in milliseconds.
 pub fn ctx(f: Fakes<'_>) -> Ctx {
+    ctx_in("us-east-1", f)
+}
+
+/// The same, with clients resolved to `region`.
+pub fn ctx_in(region: &str, f: Fakes<'_>) -> Ctx {
     let aws = AwsContext {
         sdk: aws_types::SdkConfig::builder()
-            .region(aws_types::region::Region::new("us-east-1"))
+            .region(aws_types::region::Region::new(region.to_string()))
             .build(),
         ec2: fake_client!(aws_sdk_ec2, f.ec2),
         ecs: fake_client!(aws_sdk_ecs, f.ecs),
