@@ -9,6 +9,7 @@ pub mod cost;
 pub mod deploy;
 pub mod engine;
 pub mod error;
+pub mod load_balancing;
 pub mod network;
 pub mod profile;
 pub mod retry;

@@ -55,6 +55,7 @@ fn gameserver_task(image: &str) -> task_definition::TaskDefinition {
             cpu: 512,
             memory_mib: 768,
             stop_timeout: 40,
+            health_check_path: "/ready".into(),
             redis_enabled: true,
             hydration_enabled: true,
             redis_tls: false,

@@ -211,7 +211,14 @@ async fn up_from_empty_creates_each_resource_once_with_its_attributes_and_a_seco
     let tgs = a.elbv2.describe_target_groups().send().await.unwrap();
     assert_eq!(tgs.target_groups().len(), 1);
     let tg = &tgs.target_groups()[0];
-    assert_eq!(tg.health_check_path(), Some("/health"));
+    // The numbers of fixtures/load-balancer.toml, shared with the HA lab.
+    assert_eq!(tg.health_check_path(), Some("/ready"));
+    assert_eq!(tg.health_check_interval_seconds(), Some(5));
+    assert_eq!(tg.health_check_timeout_seconds(), Some(3));
+    assert_eq!(
+        (tg.healthy_threshold_count(), tg.unhealthy_threshold_count()),
+        (Some(2), Some(2))
+    );
     assert_eq!(tg.port(), Some(3000));
     let tg_arn = tg.target_group_arn().unwrap();
     let tg_attrs = a
@@ -381,6 +388,10 @@ async fn up_from_empty_creates_each_resource_once_with_its_attributes_and_a_seco
         c.stop_timeout().unwrap() > 30,
         "the stop timeout outlasts the drain"
     );
+    assert_eq!(
+        c.health_check().unwrap().command(),
+        ["CMD", "/usr/local/bin/healthcheck", "/ready"]
+    );
 
     let services = a
         .ecs
@@ -506,7 +517,8 @@ async fn prod_passes_the_auth_token_as_a_secret_and_never_as_an_attribute() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn drift_on_stickiness_idle_timeout_desired_count_and_image_is_planned_then_repaired() {
+async fn drift_on_stickiness_idle_timeout_health_check_desired_count_and_image_is_planned_then_repaired(
+) {
     let mut env = Env::start(true, false).await;
     env.up().await;
     // Someone rolls out another image by hand...
@@ -551,6 +563,13 @@ async fn drift_on_stickiness_idle_timeout_desired_count_and_image_is_planned_the
         .await
         .unwrap();
     a.elbv2
+        .modify_target_group()
+        .target_group_arn(&tg_arn)
+        .health_check_path("/health")
+        .send()
+        .await
+        .unwrap();
+    a.elbv2
         .modify_load_balancer_attributes()
         .load_balancer_arn(&lb_arn)
         .attributes(
@@ -579,6 +598,10 @@ async fn drift_on_stickiness_idle_timeout_desired_count_and_image_is_planned_the
     );
     assert!(
         text.contains("idle_timeout.timeout_seconds: 60 → 120"),
+        "{text}"
+    );
+    assert!(
+        text.contains("health_check_path: /health → /ready"),
         "{text}"
     );
     assert!(text.contains("desired_count: 5 → 2"), "{text}");

@@ -1,5 +1,6 @@
 //! The internet-facing Application Load Balancer in the public subnets:
-//! idle timeout 120 s (long-lived WebSockets), cross-zone load balancing.
+//! the idle timeout of `fixtures/load-balancer.toml` (long-lived WebSockets),
+//! cross-zone load balancing.
 
 use super::NetworkKeys;
 use crate::aws::elbv2;
@@ -17,8 +18,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 pub const KIND: &str = "load-balancer";
 pub const IDLE_TIMEOUT: &str = "idle_timeout.timeout_seconds";
 pub const CROSS_ZONE: &str = "load_balancing.cross_zone.enabled";
-/// Load-balancer attributes this tool manages, with their wanted values.
-const MANAGED_ATTRIBUTES: [(&str, &str); 2] = [(IDLE_TIMEOUT, "120"), (CROSS_ZONE, "true")];
+/// Load-balancer attributes this tool manages.
+const MANAGED_ATTRIBUTES: [&str; 2] = [IDLE_TIMEOUT, CROSS_ZONE];
 
 pub fn name(naming: &Naming) -> String {
     naming.name("alb")
@@ -94,7 +95,7 @@ async fn observe(ctx: &Ctx, lb_name: &str, lb: &AwsLoadBalancer) -> Result<Obser
     groups.sort_unstable();
     attrs.insert("security_groups".into(), groups.join(","));
     for (k, v) in lb_attrs {
-        if MANAGED_ATTRIBUTES.iter().any(|(m, _)| *m == k) {
+        if MANAGED_ATTRIBUTES.contains(&k.as_str()) {
             attrs.insert(k, v);
         }
     }
@@ -141,6 +142,7 @@ async fn wait_gone(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
 pub struct LoadBalancer {
     pub naming: Naming,
     pub network: NetworkKeys,
+    pub idle_timeout_seconds: i32,
 }
 
 impl LoadBalancer {
@@ -178,9 +180,8 @@ impl Resource for LoadBalancer {
             "security_groups".into(),
             refs.id(&self.network.alb_security_group),
         );
-        for (k, v) in MANAGED_ATTRIBUTES {
-            a.insert(k.into(), v.into());
-        }
+        a.insert(IDLE_TIMEOUT.into(), self.idle_timeout_seconds.to_string());
+        a.insert(CROSS_ZONE.into(), "true".into());
         a
     }
 
@@ -243,7 +244,7 @@ impl Resource for LoadBalancer {
                         .await
                         .map_err(|e| Error::aws("set security groups of", KIND, &name, e))?;
                 }
-                attr if MANAGED_ATTRIBUTES.iter().any(|(m, _)| *m == attr) => {
+                attr if MANAGED_ATTRIBUTES.contains(&attr) => {
                     let value = c.new.clone().unwrap_or_default();
                     attributes.push(LoadBalancerAttribute::builder().key(attr).value(value).build());
                 }

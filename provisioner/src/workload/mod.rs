@@ -21,6 +21,7 @@ pub mod target_group;
 pub mod task_definition;
 
 use crate::engine::{Ctx, Key, Kind, Observed, Resource};
+use crate::load_balancing::LoadBalancing;
 use crate::profile::Profile;
 use crate::workload_profile::{instance_architecture, WorkloadProfile};
 use crate::Error;
@@ -94,6 +95,7 @@ pub async fn resources(
     // ARNs and the log region follow the region the clients use (from
     // --region or the SDK's configuration), not the profile's.
     let location = ctx.aws.location();
+    let balancing = LoadBalancing::shipped();
     let ami = launch_template::resolve_ami(ctx, instance_architecture(&workload.ecs.instance_type))
         .await?;
     let port = profile.security.game_port;
@@ -107,12 +109,13 @@ pub async fn resources(
         Arc::new(load_balancer::LoadBalancer {
             naming: naming.clone(),
             network: network.clone(),
+            idle_timeout_seconds: balancing.idle_timeout_seconds,
         }),
         Arc::new(target_group::TargetGroup {
             naming: naming.clone(),
             network: network.clone(),
             port,
-            deregistration_delay_seconds: workload.service.drain_seconds,
+            balancing: balancing.clone(),
         }),
         Arc::new(listener::Listener {
             naming: naming.clone(),
@@ -206,6 +209,7 @@ pub async fn resources(
             cpu: workload.service.cpu,
             memory_mib: workload.service.memory_mib,
             stop_timeout: workload.stop_timeout_seconds(),
+            health_check_path: balancing.health_check_path.clone(),
             redis_enabled: workload.service.redis_enabled,
             hydration_enabled: workload.service.hydration_enabled,
             redis_tls: cache.enabled && cache.encryption,

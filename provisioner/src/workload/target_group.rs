@@ -1,10 +1,12 @@
-//! The gameserver's target group: HTTP to the game port, health check on
-//! /health, sticky sessions by load-balancer cookie for a day (a player keeps
-//! its node across reconnects) and a deregistration delay sized to the drain.
+//! The gameserver's target group: HTTP to the game port, with the health
+//! check, the load-balancer cookie (a player keeps its node across
+//! reconnects) and the deregistration delay of `fixtures/load-balancer.toml`
+//! (see `crate::load_balancing`).
 
 use super::NetworkKeys;
 use crate::aws::elbv2;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::load_balancing::LoadBalancing;
 use crate::retry;
 use crate::tags::{self, Naming};
 use crate::Error;
@@ -14,13 +16,23 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 
 pub const KIND: &str = "target-group";
-pub const HEALTH_CHECK_PATH: &str = "/health";
-const STICKINESS: [(&str, &str); 3] = [
-    ("stickiness.enabled", "true"),
-    ("stickiness.type", "lb_cookie"),
-    ("stickiness.lb_cookie.duration_seconds", "86400"),
-];
 pub const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+const COOKIE_SECONDS: &str = "stickiness.lb_cookie.duration_seconds";
+/// Target-group attributes this tool manages (ModifyTargetGroupAttributes).
+const ATTRIBUTES: [&str; 4] = [
+    "stickiness.enabled",
+    "stickiness.type",
+    COOKIE_SECONDS,
+    DEREGISTRATION_DELAY,
+];
+/// Health-check settings (ModifyTargetGroup), each an attribute.
+const HEALTH_CHECK: [&str; 5] = [
+    "health_check_path",
+    "health_check_interval",
+    "health_check_timeout",
+    "healthy_threshold",
+    "unhealthy_threshold",
+];
 
 pub fn name(naming: &Naming) -> String {
     naming.name("game")
@@ -31,7 +43,7 @@ pub fn key(naming: &Naming) -> Key {
 }
 
 fn is_managed_attribute(k: &str) -> bool {
-    k == DEREGISTRATION_DELAY || STICKINESS.iter().any(|(s, _)| *s == k)
+    ATTRIBUTES.contains(&k)
 }
 
 pub struct TargetGroupKind;
@@ -93,10 +105,16 @@ async fn observe(ctx: &Ctx, tg_name: &str, tg: &AwsTargetGroup) -> Result<Observ
         tg.port().map(|p| p.to_string()).unwrap_or_default(),
     );
     attrs.insert("vpc".into(), tg.vpc_id().unwrap_or_default().to_string());
-    attrs.insert(
-        "health_check_path".into(),
+    let health = [
         tg.health_check_path().unwrap_or_default().to_string(),
-    );
+        tg.health_check_interval_seconds().unwrap_or(0).to_string(),
+        tg.health_check_timeout_seconds().unwrap_or(0).to_string(),
+        tg.healthy_threshold_count().unwrap_or(0).to_string(),
+        tg.unhealthy_threshold_count().unwrap_or(0).to_string(),
+    ];
+    for (k, v) in HEALTH_CHECK.into_iter().zip(health) {
+        attrs.insert(k.into(), v);
+    }
     for (k, v) in tg_attrs {
         if is_managed_attribute(&k) {
             attrs.insert(k, v);
@@ -119,7 +137,50 @@ pub struct TargetGroup {
     pub naming: Naming,
     pub network: NetworkKeys,
     pub port: u16,
-    pub deregistration_delay_seconds: i32,
+    pub balancing: LoadBalancing,
+}
+
+impl TargetGroup {
+    fn health_check(&self) -> [(&'static str, String); 5] {
+        let b = &self.balancing;
+        [
+            (HEALTH_CHECK[0], b.health_check_path.clone()),
+            (HEALTH_CHECK[1], b.health_check_interval_seconds.to_string()),
+            (HEALTH_CHECK[2], b.health_check_timeout_seconds.to_string()),
+            (HEALTH_CHECK[3], b.healthy_threshold.to_string()),
+            (HEALTH_CHECK[4], b.unhealthy_threshold.to_string()),
+        ]
+    }
+
+    fn attributes(&self) -> [(&'static str, String); 4] {
+        let b = &self.balancing;
+        [
+            (ATTRIBUTES[0], "true".into()),
+            (ATTRIBUTES[1], "lb_cookie".into()),
+            (COOKIE_SECONDS, b.stickiness_cookie_seconds.to_string()),
+            (
+                DEREGISTRATION_DELAY,
+                b.deregistration_delay_seconds.to_string(),
+            ),
+        ]
+    }
+
+    async fn set_health_check(&self, ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {
+        let b = &self.balancing;
+        ctx.aws
+            .elbv2
+            .modify_target_group()
+            .target_group_arn(arn)
+            .health_check_path(&b.health_check_path)
+            .health_check_interval_seconds(b.health_check_interval_seconds)
+            .health_check_timeout_seconds(b.health_check_timeout_seconds)
+            .healthy_threshold_count(b.healthy_threshold)
+            .unhealthy_threshold_count(b.unhealthy_threshold)
+            .send()
+            .await
+            .map_err(|e| Error::aws("setting the health check of", KIND, name, e))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -137,19 +198,15 @@ impl Resource for TargetGroup {
         a.insert("protocol".into(), "HTTP".into());
         a.insert("port".into(), self.port.to_string());
         a.insert("vpc".into(), refs.id(&self.network.vpc));
-        a.insert("health_check_path".into(), HEALTH_CHECK_PATH.into());
-        for (k, v) in STICKINESS {
-            a.insert(k.into(), v.into());
+        for (k, v) in self.health_check().into_iter().chain(self.attributes()) {
+            a.insert(k.into(), v);
         }
-        a.insert(
-            DEREGISTRATION_DELAY.into(),
-            self.deregistration_delay_seconds.to_string(),
-        );
         a
     }
 
     async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let tg_name = name(&self.naming);
+        let b = &self.balancing;
         let out = ctx
             .aws
             .elbv2
@@ -159,10 +216,11 @@ impl Resource for TargetGroup {
             .port(i32::from(self.port))
             .vpc_id(refs.require(&self.network.vpc)?)
             .target_type(TargetTypeEnum::Instance)
-            .health_check_path(HEALTH_CHECK_PATH)
-            .health_check_interval_seconds(10)
-            .healthy_threshold_count(2)
-            .unhealthy_threshold_count(3)
+            .health_check_path(&b.health_check_path)
+            .health_check_interval_seconds(b.health_check_interval_seconds)
+            .health_check_timeout_seconds(b.health_check_timeout_seconds)
+            .healthy_threshold_count(b.healthy_threshold)
+            .unhealthy_threshold_count(b.unhealthy_threshold)
             .matcher(Matcher::builder().http_code("200").build())
             .set_tags(Some(elbv2::aws_tags(&self.naming, &tg_name)))
             .send()
@@ -189,38 +247,40 @@ impl Resource for TargetGroup {
         _refs: &Refs,
     ) -> Result<(), Error> {
         let tg_name = name(&self.naming);
-        let elb = &ctx.aws.elbv2;
-        let mut attributes = Vec::new();
-        for c in tags::non_tag(changes) {
-            match c.attr.as_str() {
-                "health_check_path" => {
-                    elb.modify_target_group()
-                        .target_group_arn(&current.id)
-                        .health_check_path(HEALTH_CHECK_PATH)
-                        .send()
-                        .await
-                        .map_err(|e| Error::aws("modify health check of", KIND, &tg_name, e))?;
-                }
-                attr if is_managed_attribute(attr) => {
-                    let value = c.new.clone().unwrap_or_default();
-                    attributes.push(TargetGroupAttribute::builder().key(attr).value(value).build());
-                }
-                other => {
-                    return Err(Error::unexpected(
-                        KIND,
-                        &tg_name,
-                        format!("{other} cannot be changed in place; delete the target group to recreate it"),
-                    ))
-                }
-            }
+        if let Some(c) = tags::non_tag(changes)
+            .find(|c| !HEALTH_CHECK.contains(&c.attr.as_str()) && !is_managed_attribute(&c.attr))
+        {
+            return Err(Error::unexpected(
+                KIND,
+                &tg_name,
+                format!("{c} cannot be changed in place; delete the target group to recreate it"),
+            ));
         }
+        if changes
+            .iter()
+            .any(|c| HEALTH_CHECK.contains(&c.attr.as_str()))
+        {
+            self.set_health_check(ctx, &current.id, &tg_name).await?;
+        }
+        let attributes: Vec<TargetGroupAttribute> = changes
+            .iter()
+            .filter(|c| is_managed_attribute(&c.attr))
+            .map(|c| {
+                TargetGroupAttribute::builder()
+                    .key(&c.attr)
+                    .value(c.new.clone().unwrap_or_default())
+                    .build()
+            })
+            .collect();
         if !attributes.is_empty() {
-            elb.modify_target_group_attributes()
+            ctx.aws
+                .elbv2
+                .modify_target_group_attributes()
                 .target_group_arn(&current.id)
                 .set_attributes(Some(attributes))
                 .send()
                 .await
-                .map_err(|e| Error::aws("modify attributes of", KIND, &tg_name, e))?;
+                .map_err(|e| Error::aws("modifying the attributes of", KIND, &tg_name, e))?;
         }
         elbv2::update_tags(ctx, KIND, &tg_name, &current.id, changes).await
     }

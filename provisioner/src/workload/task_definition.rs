@@ -1,7 +1,9 @@
 //! The gameserver's task definition: image, port 3000 on a dynamic host
 //! port, the seed's environment (REDIS_URL from the cache endpoint), the
 //! Redis AUTH token as a secret from SSM, logs, a container health check on
-//! /health and a stop timeout longer than the server's drain.
+//! the path of `fixtures/load-balancer.toml` (readiness, so a Redis failover
+//! does not make ECS replace every task) and a stop timeout longer than the
+//! server's drain.
 //!
 //! Revisions are immutable: an update registers a new one, which the
 //! service then rolls out.
@@ -20,7 +22,8 @@ use aws_sdk_ecs::types::{
 
 pub const KIND: &str = "task-definition";
 pub const CONTAINER: &str = "gameserver";
-/// The health-check script baked into the image (see the Dockerfile).
+/// The health-check script baked into the image (see the Dockerfile); its
+/// argument is the path to ask.
 pub const HEALTH_CHECK: [&str; 2] = ["CMD", "/usr/local/bin/healthcheck"];
 /// The secret environment variable the gameserver reads its Redis AUTH token
 /// from, apart from REDIS_URL: ECS injects it from SSM when the container
@@ -43,6 +46,8 @@ pub struct TaskSpec {
     pub cpu: i32,
     pub memory_mib: i32,
     pub stop_timeout: i32,
+    /// The path the container health check asks.
+    pub health_check_path: String,
     pub redis_enabled: bool,
     pub hydration_enabled: bool,
     /// TLS to Redis and an AUTH token (prod).
@@ -294,6 +299,12 @@ impl TaskDefinition {
         env
     }
 
+    fn health_check_command(&self) -> Vec<String> {
+        let mut command: Vec<String> = HEALTH_CHECK.iter().map(|s| s.to_string()).collect();
+        command.push(self.spec.health_check_path.clone());
+        command
+    }
+
     fn log_group(&self) -> String {
         iam_role::log_group(&self.naming)
     }
@@ -318,7 +329,7 @@ impl TaskDefinition {
             )
             .health_check(
                 HealthCheck::builder()
-                    .set_command(Some(HEALTH_CHECK.iter().map(|s| s.to_string()).collect()))
+                    .set_command(Some(self.health_check_command()))
                     .interval(10)
                     .timeout(5)
                     .retries(3)
@@ -396,7 +407,7 @@ impl Resource for TaskDefinition {
         a.insert("cpu".into(), s.cpu.to_string());
         a.insert("memory_mib".into(), s.memory_mib.to_string());
         a.insert("stop_timeout".into(), s.stop_timeout.to_string());
-        a.insert("health_check".into(), HEALTH_CHECK.join(" "));
+        a.insert("health_check".into(), self.health_check_command().join(" "));
         a.insert(
             "logs".into(),
             format!("awslogs {} in {}", self.log_group(), s.region),
