@@ -11,8 +11,8 @@
 mod common;
 
 use provisioner::calls::CallCounts;
-use provisioner::commands::{Session, SessionOptions};
 use provisioner::profile::Profile;
+use provisioner::session::{Session, SessionOptions};
 use provisioner::wait::WaitPolicy;
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -64,6 +64,11 @@ pub enum Error {
     InvalidProfile { path: PathBuf, cause: String },
     #[error("planning: {0}")]
     Plan(String),
+    /// The command line asks for something that cannot be done as asked.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Cost(#[from] crate::cost::CostError),
     #[error("{failed} of the planned changes failed; first: {first}")]
     Apply { failed: usize, first: Box<Error> },
 }

@@ -112,24 +112,100 @@ fn register_rule(image: &'static str) -> Rule {
         })
 }
 
-#[tokio::test]
-async fn deploy_registers_a_revision_moves_the_service_and_waits_until_steady() {
-    let exists = describe_services(vec![service(1, 2, "COMPLETED")]);
-    let register = register_rule("ghcr.io/spaaace/gameserver:2");
-    let update = mock!(aws_sdk_ecs::Client::update_service)
-        .match_requests(|r| {
-            r.task_definition() == Some("arn:td:7") && r.service() == Some("spaaace-dev-gameserver")
+use aws_sdk_elasticloadbalancingv2::operation as elb_op;
+use aws_sdk_elasticloadbalancingv2::types as elb_ty;
+
+fn target_group_lookup() -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups)
+        .match_requests(|r| r.names() == ["spaaace-dev-game"])
+        .then_output(|| {
+            elb_op::describe_target_groups::DescribeTargetGroupsOutput::builder()
+                .target_groups(
+                    elb_ty::TargetGroup::builder()
+                        .target_group_name("spaaace-dev-game")
+                        .target_group_arn("arn:tg")
+                        .build(),
+                )
+                .build()
+        })
+}
+
+/// The target group's targets: `healthy` of them healthy, the rest initial.
+fn targets(healthy: usize, total: usize) -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health)
+        .match_requests(|r| r.target_group_arn() == Some("arn:tg"))
+        .then_output(move || {
+            let mut out = elb_op::describe_target_health::DescribeTargetHealthOutput::builder();
+            for i in 0..total {
+                let state = if i < healthy {
+                    elb_ty::TargetHealthStateEnum::Healthy
+                } else {
+                    elb_ty::TargetHealthStateEnum::Initial
+                };
+                out = out.target_health_descriptions(
+                    elb_ty::TargetHealthDescription::builder()
+                        .target(
+                            elb_ty::TargetDescription::builder()
+                                .id(format!("i-{i}"))
+                                .build(),
+                        )
+                        .target_health(elb_ty::TargetHealth::builder().state(state).build())
+                        .build(),
+                );
+            }
+            out.build()
+        })
+}
+
+fn load_balancer_lookup() -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_load_balancers)
+        .match_requests(|r| r.names() == ["spaaace-dev-alb"])
+        .then_output(|| {
+            elb_op::describe_load_balancers::DescribeLoadBalancersOutput::builder()
+                .load_balancers(
+                    elb_ty::LoadBalancer::builder()
+                        .load_balancer_name("spaaace-dev-alb")
+                        .dns_name("spaaace-dev-alb-1.elb.test")
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn update_to(revision: &'static str) -> Rule {
+    mock!(aws_sdk_ecs::Client::update_service)
+        .match_requests(move |r| {
+            r.task_definition() == Some(revision) && r.service() == Some("spaaace-dev-gameserver")
         })
         .then_output(|| {
             aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder().build()
-        });
+        })
+}
+
+#[tokio::test]
+async fn deploy_registers_a_revision_moves_the_service_and_waits_until_the_game_answers() {
+    let exists = describe_services(vec![service(1, 2, "COMPLETED")]);
+    let register = register_rule("ghcr.io/spaaace/gameserver:2");
+    let update = update_to("arn:td:7");
+    // Two deployments, then one half running, then all running but one
+    // target still starting, then both healthy.
     let rolling = describe_services(vec![
         service(2, 2, "IN_PROGRESS"),
         service(1, 1, "IN_PROGRESS"),
         service(1, 2, "COMPLETED"),
+        service(1, 2, "COMPLETED"),
     ]);
+    let (tg, h0, h1, h1b, h2, lb) = (
+        target_group_lookup(),
+        targets(0, 1),
+        targets(1, 2),
+        targets(1, 2),
+        targets(2, 2),
+        load_balancer_lookup(),
+    );
     let c = ctx(Fakes {
         ecs: vec![&exists, &register, &update, &rolling],
+        elbv2: vec![&tg, &h0, &h1, &h1b, &h2, &lb],
         ..Fakes::default()
     });
     let report = provisioner::deploy::deploy(
@@ -137,30 +213,75 @@ async fn deploy_registers_a_revision_moves_the_service_and_waits_until_steady() 
         &gameserver_task("ghcr.io/spaaace/gameserver:2"),
         &deploy_refs(),
         &c.wait,
+        false,
     )
     .await
     .unwrap();
     assert_eq!(report.task_definition, "arn:td:7");
+    assert_eq!(report.url, "http://spaaace-dev-alb-1.elb.test/");
     assert_eq!(
-        (
+        [
             register.num_calls(),
             update.num_calls(),
-            rolling.num_calls()
-        ),
-        (1, 1, 3)
+            rolling.num_calls(),
+            h2.num_calls()
+        ],
+        [1, 1, 4, 1]
     );
 }
 
+/// ECS's words when the image cannot be pulled (ECS developer guide,
+/// "CannotPullContainer task errors").
+const PULL_FAILED: &str = "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref ghcr.io/spaaace/gameserver:broken: not found";
+
+fn stopped_tasks() -> (Rule, Rule) {
+    let list = mock!(aws_sdk_ecs::Client::list_tasks)
+        .match_requests(|r| {
+            r.service_name() == Some("spaaace-dev-gameserver")
+                && r.desired_status() == Some(&aws_sdk_ecs::types::DesiredStatus::Stopped)
+        })
+        .then_output(|| {
+            aws_sdk_ecs::operation::list_tasks::ListTasksOutput::builder()
+                .task_arns("arn:aws:ecs:us-east-1:1:task/spaaace-dev-cluster/abc123")
+                .build()
+        });
+    let describe = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {
+        aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput::builder()
+            .tasks(
+                aws_sdk_ecs::types::Task::builder()
+                    .task_arn("arn:aws:ecs:us-east-1:1:task/spaaace-dev-cluster/abc123")
+                    .stopped_reason("Task failed to start")
+                    .containers(
+                        aws_sdk_ecs::types::Container::builder()
+                            .name("gameserver")
+                            .reason(PULL_FAILED)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    (list, describe)
+}
+
 #[tokio::test]
-async fn deploy_reports_a_rolled_back_deployment_as_an_error() {
+async fn deploy_reports_a_rolled_back_deployment_with_the_events_and_why_tasks_stopped() {
     let exists = describe_services(vec![service(1, 2, "COMPLETED")]);
     let register = register_rule("ghcr.io/spaaace/gameserver:broken");
-    let update = mock!(aws_sdk_ecs::Client::update_service).then_output(|| {
-        aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder().build()
-    });
+    let update = update_to("arn:td:7");
     let failing = describe_services(vec![service(2, 2, "IN_PROGRESS"), service(2, 2, "FAILED")]);
+    let mut with_events = service(2, 2, "FAILED");
+    with_events.events = Some(vec![aws_sdk_ecs::types::ServiceEvent::builder()
+        .message("(service spaaace-dev-gameserver) deployment ecs-svc/1 deployment failed: tasks failed to start.")
+        .build()]);
+    let diagnosis = describe_services(vec![with_events]);
+    let (list, described) = stopped_tasks();
+    let (tg, h1, h2) = (target_group_lookup(), targets(2, 2), targets(2, 2));
     let c = ctx(Fakes {
-        ecs: vec![&exists, &register, &update, &failing],
+        ecs: vec![
+            &exists, &register, &update, &failing, &diagnosis, &list, &described,
+        ],
+        elbv2: vec![&tg, &h1, &h2],
         ..Fakes::default()
     });
     let err = provisioner::deploy::deploy(
@@ -168,14 +289,20 @@ async fn deploy_reports_a_rolled_back_deployment_as_an_error() {
         &gameserver_task("ghcr.io/spaaace/gameserver:broken"),
         &deploy_refs(),
         &c.wait,
+        false,
     )
     .await
     .unwrap_err()
     .to_string();
-    assert!(
-        err.contains("deployment failed") && err.contains("tasks failed to start"),
-        "{err}"
-    );
+    for needle in [
+        "rolled back",
+        "fake reason: tasks failed to start",
+        "deployment failed: tasks failed to start",
+        "task abc123 stopped: Task failed to start",
+        "CannotPullContainerError",
+    ] {
+        assert!(err.contains(needle), "{needle:?} missing from: {err}");
+    }
 }
 
 #[tokio::test]
@@ -405,4 +532,29 @@ async fn detaching_the_providers_is_retried_while_busy_and_waits_for_the_cluster
         ],
         [3, 1, 1]
     );
+}
+
+#[tokio::test]
+async fn tasks_that_never_start_end_the_wait_with_why_they_stopped() {
+    let starting = describe_services(vec![service(1, 0, "IN_PROGRESS")]);
+    let diagnosis = describe_services(vec![service(1, 0, "IN_PROGRESS")]);
+    let (list, described) = stopped_tasks();
+    let (tg, none) = (target_group_lookup(), targets(0, 0));
+    let mut c = ctx(Fakes {
+        ecs: vec![&starting, &diagnosis, &list, &described],
+        elbv2: vec![&tg, &none],
+        ..Fakes::default()
+    });
+    // Out of time after the first look.
+    c.wait.timeout = std::time::Duration::ZERO;
+    let err = rollout::wait_reachable(&c, &c.wait, false)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("did not become reachable"), "{err}");
+    assert!(
+        err.contains("0/2 tasks running, 0/2 targets healthy"),
+        "{err}"
+    );
+    assert!(err.contains(PULL_FAILED), "{err}");
 }

@@ -346,7 +346,7 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
         "{json}"
     );
 
-    let (code, _, stderr) = run(&moto, &["up"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, _) = run(&moto, &["plan"]);
     assert_eq!(code, 0, "{stdout}");
@@ -358,7 +358,7 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
 
 /// Starts `up` as a process and kills it once `after` resources are created.
 fn up_killed_after(moto: &Moto, after: usize) {
-    let mut child = common::cli(moto, &["up", "--concurrency", "1"])
+    let mut child = common::cli(moto, &["up", "--yes", "--concurrency", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -390,12 +390,18 @@ async fn an_interrupted_up_is_completed_by_the_next_one_and_down_is_safe_to_repe
         "{partial} resources after the kill"
     );
 
-    let (code, _, stderr) = run(&moto, &["up"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, _) = run(&moto, &["plan"]);
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(managed_resources(&ec2).await.len(), 17, "no duplicates");
 
+    let (code, _, stderr) = run(&moto, &["down"]);
+    assert_eq!(
+        code, 1,
+        "down without --yes and without a terminal must refuse"
+    );
+    assert!(stderr.contains("--yes"), "{stderr}");
     let (code, stdout, stderr) = run(&moto, &["down", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Deleted 17 resources"), "{stdout}");
@@ -403,12 +409,6 @@ async fn an_interrupted_up_is_completed_by_the_next_one_and_down_is_safe_to_repe
     let (code, stdout, stderr) = run(&moto, &["down", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Deleted 0 resources"), "{stdout}");
-    let (code, _, stderr) = run(&moto, &["down"]);
-    assert_eq!(
-        code, 1,
-        "down without --yes and without a terminal must refuse"
-    );
-    assert!(stderr.contains("--yes"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,7 +478,7 @@ async fn an_aws_error_mid_apply_names_the_resource_and_exits_1() {
         .unwrap();
     let foreign = foreign.subnet().unwrap().subnet_id().unwrap().to_string();
 
-    let (code, _, stderr) = run(&moto, &["up"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("creating subnet spaaace-dev-private-c: InvalidSubnet.Conflict"),
@@ -531,7 +531,7 @@ async fn status_and_outputs_report_what_exists_as_json() {
         .iter()
         .all(|r| r["state"] == "missing"));
 
-    let (code, _, stderr) = run(&moto, &["up", "--env", "prod"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes", "--env", "prod"]);
     assert_eq!(code, 0, "{stderr}");
     let (_, json, _) = run(&moto, &["status", "--env", "prod", "--json"]);
     let status: serde_json::Value = serde_json::from_str(&json).unwrap();

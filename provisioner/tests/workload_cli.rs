@@ -80,7 +80,7 @@ fn up_then_outputs_name_the_alb_redis_cluster_and_service_and_chaos_reports_its_
     std::fs::write(&path, profile).unwrap();
     let config = path.to_str().unwrap();
 
-    let (code, _, stderr) = run(&moto, &["up", "--config", config]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes", "--no-wait", "--config", config]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, stderr) = run(&moto, &["outputs", "--json", "--config", config]);
     assert_eq!(code, 0, "{stderr}");
@@ -125,4 +125,63 @@ fn up_then_outputs_name_the_alb_redis_cluster_and_service_and_chaos_reports_its_
     let (code, stdout, _) = run(&moto, &["plan", "--config", config]);
     assert_eq!(code, 2, "the lost zone is drift: {stdout}");
     assert!(stdout.contains("auto-scaling-group"), "{stdout}");
+}
+
+/// The CLI in-process, against moto, with the network-only profiles.
+fn args(moto: &Moto, command: &[&str]) -> provisioner::cli::Args {
+    use clap::Parser;
+    let mut argv = vec!["provisioner"];
+    argv.extend_from_slice(command);
+    let dir = common::profiles_dir();
+    let mut args = provisioner::cli::Args::try_parse_from(argv).unwrap();
+    args.profiles_dir = dir;
+    args.endpoint_url = Some(moto.endpoint.clone());
+    args.region = Some(common::REGION.into());
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_and_down_ask_before_changing_and_a_wrong_answer_changes_nothing() {
+    use provisioner::cli::{run as cli_run, Scripted};
+    let moto = Moto::start();
+    let ec2 = common::ec2(&moto).await;
+
+    let mut no = Scripted::new(["no"]);
+    let err = cli_run(&args(&moto, &["up"]), &mut no).await.unwrap_err();
+    assert!(err.to_string().contains("up cancelled"), "{err}");
+    assert!(
+        no.questions[0].contains("+ create vpc spaaace-dev-vpc"),
+        "{:?}",
+        no.questions
+    );
+    assert!(
+        common::managed_resources(&ec2).await.is_empty(),
+        "nothing was created"
+    );
+
+    let mut yes = Scripted::new(["yes"]);
+    let up = cli_run(&args(&moto, &["up"]), &mut yes).await.unwrap();
+    assert_eq!(up.code, 0);
+    assert_eq!(common::managed_resources(&ec2).await.len(), 17);
+
+    let mut wrong = Scripted::new(["prod"]);
+    let err = cli_run(&args(&moto, &["down"]), &mut wrong)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("down cancelled"), "{err}");
+    assert!(
+        wrong.questions[0].contains("environment dev (17 found)"),
+        "{:?}",
+        wrong.questions
+    );
+    assert_eq!(
+        common::managed_resources(&ec2).await.len(),
+        17,
+        "nothing deleted"
+    );
+
+    let mut typed = Scripted::new(["dev"]);
+    let down = cli_run(&args(&moto, &["down"]), &mut typed).await.unwrap();
+    assert_eq!(down.json["deleted"], 17);
+    assert!(common::managed_resources(&ec2).await.is_empty());
 }

@@ -8,7 +8,7 @@ use crate::aws::ecs;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
 use crate::retry;
 use crate::tags::{self, Naming};
-use crate::wait::{self, Poll, WaitPolicy};
+use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -171,53 +171,6 @@ pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(
         Ok(match out.services().first().and_then(|s| s.status()) {
             None | Some("INACTIVE") => Poll::Done,
             Some(status) => Poll::Pending(status.to_string()),
-        })
-    })
-    .await
-}
-
-/// Waits until the service runs `desired` tasks of one deployment whose
-/// rollout completed; fails when ECS rolls the deployment back.
-pub async fn wait_steady(
-    ctx: &Ctx,
-    policy: &WaitPolicy,
-    cluster: &str,
-    service: &str,
-) -> Result<(), Error> {
-    wait::until(policy, KIND, service, "steady", || async {
-        let s = describe(ctx, cluster, service).await?.ok_or_else(|| {
-            Error::unexpected(KIND, service, "the service disappeared while rolling out")
-        })?;
-        let deployments = s.deployments();
-        let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
-        let rollout = primary
-            .and_then(|d| d.rollout_state())
-            .map(|r| r.as_str().to_string());
-        if rollout.as_deref() == Some("FAILED") {
-            let why = primary
-                .and_then(|d| d.rollout_state_reason())
-                .unwrap_or("no reason given");
-            return Err(Error::unexpected(
-                KIND,
-                service,
-                format!("deployment failed: {why}"),
-            ));
-        }
-        let steady = deployments.len() == 1
-            && s.running_count() == s.desired_count()
-            && s.pending_count() == 0
-            && rollout.as_deref().is_none_or(|r| r == "COMPLETED");
-        Ok(if steady {
-            Poll::Done
-        } else {
-            Poll::Pending(format!(
-                "{} deployments, {}/{} running, {} pending, rollout {}",
-                deployments.len(),
-                s.running_count(),
-                s.desired_count(),
-                s.pending_count(),
-                rollout.unwrap_or_else(|| "unknown".into())
-            ))
         })
     })
     .await

@@ -17,6 +17,7 @@ pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
 pub mod replication_group;
+pub mod rollout;
 pub mod target_group;
 pub mod task_definition;
 

@@ -6,8 +6,8 @@
 
 use aws_sdk_ec2::types::Filter;
 use provisioner::aws::{AwsContext, AwsOptions};
-use provisioner::commands::{Session, SessionOptions};
 use provisioner::profile::Profile;
+use provisioner::session::{Session, SessionOptions};
 use provisioner::wait::WaitPolicy;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,12 +1,15 @@
-//! The CLI's commands as library functions, so tests drive them in-process.
+//! One run against one environment: the profile, the clients and the
+//! desired stack, and what can be done with them (plan, apply, delete,
+//! report), so that the CLI's commands, the tests and the benches share it.
 
 use crate::aws::{AwsContext, AwsOptions};
 use crate::calls::CallCounts;
-use crate::engine::{self, Action, ApplyOptions, Ctx, Plan};
+use crate::engine::{self, Action, ApplyOptions, Ctx, Observed, Plan};
 use crate::profile::Profile;
 use crate::stack::Stack;
 use crate::tags::Naming;
 use crate::wait::WaitPolicy;
+use crate::workload::rollout::{self, Reachable};
 use crate::Error;
 use serde::Serialize;
 use std::sync::Arc;
@@ -66,9 +69,15 @@ impl Session {
     /// Converges the stack; returns the plan it applied.
     pub async fn up(&self) -> Result<Plan, Error> {
         let plan = self.plan().await?;
+        self.apply(&plan).await?;
+        Ok(plan)
+    }
+
+    /// Applies a plan made in this session.
+    pub async fn apply(&self, plan: &Plan) -> Result<(), Error> {
         if plan.is_empty() {
             tracing::info!("nothing to change");
-            return Ok(plan);
+            return Ok(());
         }
         tracing::info!(
             "applying: {} to create, {} to update, {} to delete",
@@ -83,24 +92,43 @@ impl Session {
             &self.ctx,
             &self.stack.kinds,
             &self.stack.resources,
-            &plan,
+            plan,
             options,
         )
-        .await?;
-        Ok(plan)
+        .await
     }
 
     /// Deletes everything the environment owns; returns how many resources
     /// it found to delete (zero on a repeat).
     pub async fn down(&self) -> Result<usize, Error> {
+        let items = self.everything().await?;
+        self.delete(&items).await?;
+        Ok(items.len())
+    }
+
+    /// Everything `down` deletes.
+    pub async fn everything(&self) -> Result<Vec<Observed>, Error> {
         let inventory = engine::discover(&self.ctx, &self.stack.kinds).await?;
-        let items: Vec<_> = inventory.all().cloned().collect();
+        Ok(inventory.all().cloned().collect())
+    }
+
+    /// Deletes these resources, dependents first.
+    pub async fn delete(&self, items: &[Observed]) -> Result<(), Error> {
         if items.is_empty() {
             tracing::info!("nothing to delete");
-            return Ok(0);
+            return Ok(());
         }
-        engine::delete_observed(&self.ctx, &self.stack.kinds, &items).await?;
-        Ok(items.len())
+        engine::delete_observed(&self.ctx, &self.stack.kinds, items).await
+    }
+
+    /// Waits until the game answers behind the load balancer.
+    pub async fn wait_reachable(&self) -> Result<Reachable, Error> {
+        let https = self
+            .stack
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.alb.certificate_arn.is_some());
+        rollout::wait_reachable(&self.ctx, &self.ctx.wait, https).await
     }
 
     pub async fn status(&self) -> Result<Status, Error> {
@@ -153,7 +181,12 @@ impl Session {
             .as_ref()
             .ok_or_else(|| Error::Plan("the profile describes no workload to deploy".into()))?;
         let plan = self.plan().await?;
-        crate::deploy::deploy(&self.ctx, task, &plan.refs(), &self.ctx.wait).await
+        let https = self
+            .stack
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.alb.certificate_arn.is_some());
+        crate::deploy::deploy(&self.ctx, task, &plan.refs(), &self.ctx.wait, https).await
     }
 
     pub async fn outputs(&self) -> Result<serde_json::Value, Error> {

@@ -1,0 +1,21 @@
+//! `cost`: the monthly estimate, from the profile and the prices; no AWS
+//! call, so no session.
+
+use super::Outcome;
+use crate::cost::{self, Footprint, Prices};
+use crate::profile::Profile;
+use crate::workload_profile::WorkloadProfile;
+use crate::Error;
+use std::path::Path;
+
+pub fn estimate(profile: &Profile, prices: &Path) -> Result<Outcome, Error> {
+    let workload = WorkloadProfile::from_profile(profile)?;
+    let prices = Prices::load(prices)?;
+    let estimate = cost::estimate(
+        &profile.environment,
+        &Footprint::of(profile, &workload),
+        &workload.cost,
+        &prices,
+    )?;
+    Outcome::of(&estimate, 0)
+}
