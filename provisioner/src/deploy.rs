@@ -53,7 +53,7 @@ pub async fn deploy(
     tracing::info!("{service} is rolling out {revision}");
     let reachable = rollout::wait_reachable(ctx, steady, https).await?;
     Ok(DeployReport {
-        image: task.spec.image.clone(),
+        image: task.spec.image.reference(refs),
         task_definition: revision,
         service,
         url: reachable.url,

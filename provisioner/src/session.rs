@@ -2,6 +2,7 @@
 //! desired stack, and what can be done with them (plan, apply, delete,
 //! report), so that the CLI's commands, the tests and the benches share it.
 
+use crate::aws::ecr;
 use crate::aws::{AwsContext, AwsOptions};
 use crate::calls::CallCounts;
 use crate::engine::{self, Action, ApplyOptions, Ctx, Observed, Plan};
@@ -9,7 +10,10 @@ use crate::profile::Profile;
 use crate::stack::Stack;
 use crate::tags::Naming;
 use crate::wait::WaitPolicy;
+use crate::workload::ecr_repository::{self, PushHelp};
+use crate::workload::ecs_service;
 use crate::workload::rollout::{self, Reachable};
+use crate::workload::task_definition::{self, Image};
 use crate::Error;
 use serde::Serialize;
 use std::sync::Arc;
@@ -96,6 +100,52 @@ impl Session {
             options,
         )
         .await
+    }
+
+    /// Applies a plan, leaving out the task definition and the service
+    /// (when their image is not there yet).
+    pub async fn apply_without_service(&self, plan: &Plan) -> Result<(), Error> {
+        let waits = [task_definition::KIND, ecs_service::KIND];
+        let resources: Vec<_> = self
+            .stack
+            .resources
+            .iter()
+            .filter(|r| !waits.contains(&r.key().kind))
+            .cloned()
+            .collect();
+        let mut rest = plan.clone();
+        rest.changes.retain(|c| !waits.contains(&c.kind));
+        if rest.is_empty() {
+            tracing::info!("nothing to change");
+            return Ok(());
+        }
+        let options = ApplyOptions {
+            concurrency: self.ctx.concurrency,
+        };
+        engine::apply(&self.ctx, &self.stack.kinds, &resources, &rest, options).await
+    }
+
+    /// Whether the task runs the environment's repository image and no
+    /// image was pushed there yet.
+    pub async fn image_missing(&self) -> Result<bool, Error> {
+        let Some(task) = &self.stack.task else {
+            return Ok(false);
+        };
+        if !matches!(task.spec.image, Image::Repository(_)) {
+            return Ok(false);
+        }
+        let repo = ecr_repository::name(&self.ctx.naming);
+        Ok(!ecr::has_image(&self.ctx, &repo, ecr_repository::TAG).await?)
+    }
+
+    /// How to push the image to the environment's repository.
+    pub async fn push_help(&self) -> Result<PushHelp, Error> {
+        let repo = ecr_repository::name(&self.ctx.naming);
+        let uri = ecr::find_repository(&self.ctx, &repo)
+            .await?
+            .and_then(|r| r.repository_uri().map(str::to_string))
+            .ok_or_else(|| Error::unexpected(ecr_repository::KIND, &repo, "does not exist"))?;
+        Ok(PushHelp::new(&uri, &self.ctx.aws.location().region))
     }
 
     /// Deletes everything the environment owns; returns how many resources

@@ -50,7 +50,7 @@ fn gameserver_task(image: &str) -> task_definition::TaskDefinition {
     task_definition::TaskDefinition {
         naming: naming.clone(),
         spec: task_definition::TaskSpec {
-            image: image.into(),
+            image: task_definition::Image::Given(image.into()),
             port: 3000,
             cpu: 512,
             memory_mib: 768,

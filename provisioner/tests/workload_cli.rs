@@ -66,8 +66,33 @@ fn deploy_without_an_image_is_refused() {
     assert!(stderr.contains("--image"), "{stderr}");
 }
 
-#[test]
-fn up_then_outputs_name_the_alb_redis_cluster_and_service_and_chaos_reports_its_undo() {
+/// Pushes an image tagged latest, as `docker push` would have.
+async fn push_image(moto: &Moto, repository: &str) {
+    let ecr = provisioner::aws::AwsContext::load(&provisioner::aws::AwsOptions {
+        region: Some(common::REGION.into()),
+        endpoint_url: Some(moto.endpoint.clone()),
+        ..Default::default()
+    })
+    .await
+    .ecr;
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                   "size": 2, "digest": format!("sha256:{}", "a".repeat(64))},
+        "layers": []
+    });
+    ecr.put_image()
+        .repository_name(repository)
+        .image_tag("latest")
+        .image_manifest(manifest.to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn up_waits_for_a_pushed_image_then_outputs_name_the_alb_redis_cluster_and_service() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
     let shipped = std::fs::read_to_string(common::shipped_profiles_dir().join("dev.toml")).unwrap();
@@ -80,6 +105,34 @@ fn up_then_outputs_name_the_alb_redis_cluster_and_service_and_chaos_reports_its_
     std::fs::write(&path, profile).unwrap();
     let config = path.to_str().unwrap();
 
+    // No image pushed yet: everything but the task definition and the
+    // service is built, and up says how to push one.
+    let (code, stdout, stderr) = run(&moto, &["up", "--yes", "--no-wait", "--config", config]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("dkr.ecr.us-east-1.amazonaws.com/spaaace-dev-gameserver:latest yet"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("docker buildx build --platform linux/amd64,linux/arm64"),
+        "{stdout}"
+    );
+    let (_, stdout, _) = run(&moto, &["outputs", "--json", "--config", config]);
+    let out = json(&stdout);
+    let uri = out["ecr_repository_uri"].as_str().unwrap().to_string();
+    assert!(uri.ends_with("/spaaace-dev-gameserver"), "{out}");
+    assert!(
+        out["push_commands"][0]
+            .as_str()
+            .unwrap()
+            .contains("docker login"),
+        "{out}"
+    );
+    assert!(out.get("ecs_service").is_none(), "{out}");
+    let (code, stdout, _) = run(&moto, &["plan", "--config", config]);
+    assert_eq!(code, 2, "the service is still to create: {stdout}");
+
+    push_image(&moto, "spaaace-dev-gameserver").await;
     let (code, _, stderr) = run(&moto, &["up", "--yes", "--no-wait", "--config", config]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, stderr) = run(&moto, &["outputs", "--json", "--config", config]);

@@ -413,6 +413,31 @@ async fn up_from_empty_creates_each_resource_once_with_its_attributes_and_a_seco
     assert_eq!(svc.load_balancers()[0].target_group_arn(), Some(tg_arn));
     assert_eq!(svc.desired_count(), 2);
 
+    let repos = a
+        .ecr
+        .describe_repositories()
+        .repository_names("spaaace-test-gameserver")
+        .send()
+        .await
+        .unwrap();
+    let repo = &repos.repositories()[0];
+    assert_eq!(
+        repo.image_scanning_configuration()
+            .map(|c| c.scan_on_push()),
+        Some(true)
+    );
+    let lifecycle = a
+        .ecr
+        .get_lifecycle_policy()
+        .repository_name("spaaace-test-gameserver")
+        .send()
+        .await
+        .unwrap();
+    assert!(lifecycle
+        .lifecycle_policy_text()
+        .unwrap()
+        .contains("imageCountMoreThan"));
+
     // A second `up` finds nothing to do and makes no mutating call.
     let before = env.mutating();
     let plan = env.up().await;

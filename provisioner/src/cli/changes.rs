@@ -9,6 +9,7 @@ use crate::chaos::{self, ChaosReport};
 use crate::deploy::DeployReport;
 use crate::engine::{Observed, Plan};
 use crate::session::Session;
+use crate::workload::ecr_repository::PushHelp;
 use crate::workload::rollout::Reachable;
 use crate::Error;
 use async_trait::async_trait;
@@ -37,6 +38,9 @@ pub struct UpReport {
     pub plan: PlanReport,
     /// Where the game answers, once it does (`null` with --no-wait).
     pub game: Option<Reachable>,
+    /// When the environment's repository has no image yet: the task
+    /// definition and the service wait for it, and this says how to push it.
+    pub image_missing: Option<PushHelp>,
     pub calls: CallCounts,
 }
 
@@ -48,6 +52,14 @@ impl fmt::Display for UpReport {
                 f,
                 "\nThe game answers at {} ({} tasks, {} healthy targets).",
                 game.url, game.tasks, game.healthy_targets
+            )?;
+        }
+        if let Some(help) = &self.image_missing {
+            write!(
+                f,
+                "\nNo image at {} yet: everything else is up; the task definition and the service wait for it. Push it with\n  {}\nand run `provisioner up` again.",
+                help.image,
+                help.commands.join("\n  ")
             )?;
         }
         Ok(())
@@ -82,8 +94,14 @@ impl Command for Up {
             .plan
             .take()
             .ok_or_else(|| Error::Plan("up ran without a plan".into()))?;
-        session.apply(&plan).await?;
-        let game = if self.wait && session.stack.task.is_some() {
+        let image_missing = if session.image_missing().await? {
+            session.apply_without_service(&plan).await?;
+            Some(session.push_help().await?)
+        } else {
+            session.apply(&plan).await?;
+            None
+        };
+        let game = if self.wait && image_missing.is_none() && session.stack.task.is_some() {
             Some(session.wait_reachable().await?)
         } else {
             None
@@ -91,6 +109,7 @@ impl Command for Up {
         let report = UpReport {
             plan: PlanReport::new(session, &plan),
             game,
+            image_missing,
             calls: session.calls(),
         };
         Outcome::of(&report, 0)

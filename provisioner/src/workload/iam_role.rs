@@ -80,19 +80,30 @@ pub fn instance_policy(location: &Location, cluster: &str) -> String {
 /// 1.16.0-1; ECS developer guide, "Amazon ECS task execution IAM role": the
 /// role lets the agent "send container logs to CloudWatch Logs"), so the log
 /// actions belong here; without them no task starts.
+///
+/// Pulls are scoped to the environment's repository when the task runs its
+/// image (`repository`); an image named elsewhere may live in any registry.
+/// GetAuthorizationToken accepts no resource scoping.
 pub fn execution_policy(
     naming: &Naming,
     location: &Location,
     secret_parameter_arn: Option<&str>,
+    repository: Option<&str>,
 ) -> String {
     let logs = location.arn("logs", &format!("log-group:{}:*", log_group(naming)));
     let mut statements = vec![
         json!({
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": ["ecr:GetAuthorizationToken"],
+            "Resource": "*"
+        }),
+        json!({
             "Sid": "PullImage",
             "Effect": "Allow",
-            "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
-                       "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-            "Resource": "*"
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+                       "ecr:BatchGetImage"],
+            "Resource": repository.unwrap_or("*")
         }),
         json!({
             "Sid": "ContainerLogs",
@@ -205,6 +216,8 @@ pub enum PolicySource {
     Execution {
         location: Location,
         token: Option<Key>,
+        /// The environment's repository's ARN, when the task runs its image.
+        repository: Option<String>,
     },
 }
 
@@ -212,10 +225,15 @@ impl IamRole {
     fn policy(&self, refs: &Refs) -> String {
         match &self.policy {
             PolicySource::Fixed(doc) => doc.clone(),
-            PolicySource::Execution { location, token } => execution_policy(
+            PolicySource::Execution {
+                location,
+                token,
+                repository,
+            } => execution_policy(
                 &self.naming,
                 location,
                 token.as_ref().map(|k| refs.id(k)).as_deref(),
+                repository.as_deref(),
             ),
         }
     }
@@ -354,6 +372,7 @@ mod tests {
             &naming,
             &location("aws", "eu-west-1"),
             None,
+            None,
         ))
         .unwrap();
         let logs = doc["Statement"]
@@ -397,7 +416,23 @@ mod tests {
         let naming = Naming::new("spaaace", "prod");
         let here = location("aws", "us-east-1");
         let arn = "arn:aws:ssm:us-east-1:1:parameter/spaaace/prod/redis-auth-token";
-        assert!(execution_policy(&naming, &here, Some(arn)).contains(arn));
-        assert!(!execution_policy(&naming, &here, None).contains("ssm:"));
+        assert!(execution_policy(&naming, &here, Some(arn), None).contains(arn));
+        assert!(!execution_policy(&naming, &here, None, None).contains("ssm:"));
+    }
+
+    #[test]
+    fn pulls_are_scoped_to_the_environments_repository_when_it_is_the_image() {
+        let naming = Naming::new("spaaace", "dev");
+        let here = location("aws", "us-east-1");
+        let repo = "arn:aws:ecr:us-east-1:*:repository/spaaace-dev-gameserver";
+        let doc: serde_json::Value =
+            serde_json::from_str(&execution_policy(&naming, &here, None, Some(repo))).unwrap();
+        let pull = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "PullImage")
+            .unwrap();
+        assert_eq!(pull["Resource"], repo);
     }
 }

@@ -9,6 +9,7 @@ pub mod cache_parameter_group;
 pub mod cache_subnet_group;
 pub mod capacity_provider;
 pub mod cluster_capacity;
+pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod iam_role;
@@ -24,6 +25,7 @@ pub mod task_definition;
 use crate::engine::{Ctx, Key, Kind, Observed, Resource};
 use crate::load_balancing::LoadBalancing;
 use crate::profile::Profile;
+use crate::tags::Naming;
 use crate::workload_profile::{instance_architecture, WorkloadProfile};
 use crate::Error;
 use std::collections::HashMap;
@@ -54,6 +56,7 @@ pub struct NetworkKeys {
 /// groups fail even to list them.
 pub fn kinds(workload: &WorkloadProfile) -> Vec<Arc<dyn Kind>> {
     let mut kinds: Vec<Arc<dyn Kind>> = vec![
+        Arc::new(ecr_repository::EcrRepositoryKind),
         Arc::new(load_balancer::LoadBalancerKind),
         Arc::new(target_group::TargetGroupKind),
         Arc::new(listener::ListenerKind),
@@ -105,8 +108,12 @@ pub async fn resources(
     let parameter_group =
         (cache.enabled && cache.custom_parameter_group).then(|| cache_parameter_group::key(naming));
     let cluster = ecs_cluster::name(naming);
+    let uses_repository = image.is_none() && workload.service.image.is_none();
 
     let mut out: Vec<Arc<dyn Resource>> = vec![
+        Arc::new(ecr_repository::EcrRepository {
+            naming: naming.clone(),
+        }),
         Arc::new(load_balancer::LoadBalancer {
             naming: naming.clone(),
             network: network.clone(),
@@ -136,6 +143,7 @@ pub async fn resources(
             policy: iam_role::PolicySource::Execution {
                 location: location.clone(),
                 token: auth.clone(),
+                repository: uses_repository.then(|| ecr_repository::arn(naming, &location)),
             },
         }),
         Arc::new(instance_profile::InstanceProfile {
@@ -205,7 +213,7 @@ pub async fn resources(
     let task = Arc::new(task_definition::TaskDefinition {
         naming: naming.clone(),
         spec: task_definition::TaskSpec {
-            image: image.unwrap_or(&workload.service.image).to_string(),
+            image: image_of(naming, workload, image),
             port,
             cpu: workload.service.cpu,
             memory_mib: workload.service.memory_mib,
@@ -234,6 +242,22 @@ pub async fn resources(
     })
 }
 
+/// The task's image: `--image`, else the profile's, else the environment's
+/// repository.
+fn image_of(
+    naming: &Naming,
+    workload: &WorkloadProfile,
+    flag: Option<&str>,
+) -> task_definition::Image {
+    match flag
+        .map(str::to_string)
+        .or_else(|| workload.service.image.clone())
+    {
+        Some(uri) => task_definition::Image::Given(uri),
+        None => task_definition::Image::Repository(ecr_repository::key(naming)),
+    }
+}
+
 /// The ALB's DNS name, the Redis primary endpoint, the cluster and the
 /// service, as far as they exist.
 pub fn outputs(
@@ -242,6 +266,11 @@ pub fn outputs(
 ) -> serde_json::Map<String, serde_json::Value> {
     let naming = &ctx.naming;
     let mut out = serde_json::Map::new();
+    if let Some(repo) = existing.get(&ecr_repository::key(naming)) {
+        let help = ecr_repository::PushHelp::new(&repo.id, &ctx.aws.location().region);
+        out.insert("ecr_repository_uri".into(), repo.id.clone().into());
+        out.insert("push_commands".into(), help.commands.into());
+    }
     if let Some(lb) = existing.get(&load_balancer::key(naming)) {
         let dns = lb.details.get("dns_name").cloned().unwrap_or_default();
         out.insert("alb_dns_name".into(), dns.into());

@@ -8,7 +8,7 @@
 //! Revisions are immutable: an update registers a new one, which the
 //! service then rolls out.
 
-use super::{iam_role, replication_group};
+use super::{ecr_repository, iam_role, replication_group};
 use crate::aws::ecs;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
 use crate::tags::{self, Naming, ATTR_PREFIX};
@@ -38,10 +38,39 @@ pub fn key(naming: &Naming) -> Key {
     Key::new(KIND, family(naming))
 }
 
+/// Which image the container runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Image {
+    /// Named by the profile or `--image`.
+    Given(String),
+    /// The environment's ECR repository (its key), at
+    /// [`ecr_repository::TAG`].
+    Repository(Key),
+}
+
+impl Image {
+    /// The image reference, or a pending one while the repository does not
+    /// exist yet.
+    pub fn reference(&self, refs: &Refs) -> String {
+        match self {
+            Image::Given(uri) => uri.clone(),
+            Image::Repository(k) => format!("{}:{}", refs.id(k), ecr_repository::TAG),
+        }
+    }
+
+    /// The image reference of a repository that must exist by now.
+    pub fn require(&self, refs: &Refs) -> Result<String, Error> {
+        match self {
+            Image::Given(uri) => Ok(uri.clone()),
+            Image::Repository(k) => Ok(format!("{}:{}", refs.require(k)?, ecr_repository::TAG)),
+        }
+    }
+}
+
 /// What the container runs with, from the profile and flags.
 #[derive(Debug, Clone)]
 pub struct TaskSpec {
-    pub image: String,
+    pub image: Image,
     pub port: u16,
     pub cpu: i32,
     pub memory_mib: i32,
@@ -315,7 +344,7 @@ impl TaskDefinition {
         let s = &self.spec;
         let mut container = ContainerDefinition::builder()
             .name(CONTAINER)
-            .image(&s.image)
+            .image(s.image.require(refs)?)
             .essential(true)
             .cpu(s.cpu)
             .memory(s.memory_mib)
@@ -392,6 +421,9 @@ impl Resource for TaskDefinition {
 
     fn depends_on(&self) -> Vec<Key> {
         let mut deps = vec![self.execution_role.clone()];
+        if let Image::Repository(k) = &self.spec.image {
+            deps.push(k.clone());
+        }
         deps.extend(self.replication_group.clone());
         deps.extend(self.auth_token.clone());
         deps
@@ -402,7 +434,7 @@ impl Resource for TaskDefinition {
         let mut a = self.naming.desired_tags(&family(&self.naming));
         a.insert("execution_role".into(), refs.id(&self.execution_role));
         a.insert("network_mode".into(), "bridge".into());
-        a.insert("image".into(), s.image.clone());
+        a.insert("image".into(), s.image.reference(refs));
         a.insert("ports".into(), format!("0->{}", s.port));
         a.insert("cpu".into(), s.cpu.to_string());
         a.insert("memory_mib".into(), s.memory_mib.to_string());
