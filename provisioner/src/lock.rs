@@ -68,15 +68,21 @@ pub fn default_holder() -> String {
 pub async fn acquire(ctx: &Ctx, holder: &str, timeout: Duration) -> Result<Lock, Error> {
     let name = parameter_name(ctx);
     let started = Instant::now();
+    let mut me = new_holder(holder)?;
     let mut last_report: Option<(Instant, String)> = None;
     loop {
-        let me = new_holder(holder)?;
-        if put(ctx, &name, &me, false).await? && read(ctx, &name).await?.as_ref() == Some(&me) {
-            return Ok(start_renewal(ctx, name, me));
-        }
+        let wrote = put(ctx, &name, &me, false).await?;
         let Some(other) = read(ctx, &name).await? else {
+            // Not there (yet, or no longer): write again.
+            tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
+        if other.token == me.token {
+            return Ok(start_renewal(ctx, name, me));
+        }
+        if wrote {
+            tracing::debug!("lost the race for the lock to {}", other.holder);
+        }
         if let Some(why) = gone(&other) {
             tracing::warn!(
                 "taking over the lock of environment {} from {}: {why}",
@@ -84,6 +90,7 @@ pub async fn acquire(ctx: &Ctx, holder: &str, timeout: Duration) -> Result<Lock,
                 other.holder
             );
             delete(ctx, &name).await?;
+            me = new_holder(holder)?;
             continue;
         }
         let waited = started.elapsed();
@@ -114,6 +121,8 @@ pub async fn acquire(ctx: &Ctx, holder: &str, timeout: Duration) -> Result<Lock,
                 .max(Duration::from_millis(50)),
         )
         .await;
+        // A fresh lease for the next try.
+        me = new_holder(holder)?;
     }
 }
 

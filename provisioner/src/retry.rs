@@ -107,6 +107,8 @@ const RULES: &[Rule] = &[
     rule("ClusterContainsContainerInstancesException", None, Busy),
     rule("ClusterContainsTasksException", None, Busy),
     rule("ClusterContainsServicesException", None, Busy),
+    // A service already draining when its delete is sent again.
+    rule("ServiceNotActiveException", None, Busy),
     // IAM: a role still in an instance profile (IAM API reference,
     // DeleteRole errors).
     rule("DeleteConflict", None, Busy),
@@ -240,6 +242,54 @@ where
                 .await
                 .map(|_| ())
                 .map_err(|e| Error::aws("deleting", kind, name, e))
+        }
+    })
+    .await
+}
+
+/// Whether a resource being deleted is still there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Presence {
+    Gone,
+    /// On its way out (deleting, draining), with AWS's word.
+    Going(String),
+    /// Still there as it was, with AWS's word: the delete is (re)sent.
+    Present(String),
+}
+
+/// Deletes until AWS no longer knows the resource. The delete is sent
+/// whenever `probe` finds it present: at first, again after AWS answered
+/// NotFound for something that exists (eventual consistency right after a
+/// create) or let a delete fail, and again after a "busy" answer. While it
+/// is going, this only waits. At most the wait policy's timeout.
+pub async fn delete_until_gone<D, DF, P, PF>(
+    ctx: &Ctx,
+    kind: &'static str,
+    name: &str,
+    delete: D,
+    mut probe: P,
+) -> Result<(), Error>
+where
+    D: Fn() -> DF,
+    DF: Future<Output = Result<(), Error>>,
+    P: FnMut() -> PF,
+    PF: Future<Output = Result<Presence, Error>>,
+{
+    wait::until(&ctx.wait, kind, name, "deleted", || {
+        let present = probe();
+        let delete = &delete;
+        async move {
+            match present.await? {
+                Presence::Gone => Ok(Poll::Done),
+                Presence::Going(state) => Ok(Poll::Pending(state)),
+                Presence::Present(state) => match delete().await {
+                    Ok(()) => Ok(Poll::Pending(format!("{state}, delete requested"))),
+                    Err(e) if e.is_not_found() || classify(&e) == Some(Busy) => {
+                        Ok(Poll::Pending(format!("{state}: {e}")))
+                    }
+                    Err(e) => Err(e),
+                },
+            }
         }
     })
     .await

@@ -121,6 +121,19 @@ fn no_group() -> Rule {
     })
 }
 
+/// The group, still there.
+fn the_group() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(|| {
+        op::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput::builder()
+            .auto_scaling_groups(
+                aws_sdk_autoscaling::types::AutoScalingGroup::builder()
+                    .auto_scaling_group_name("spaaace-dev-ecs-hosts")
+                    .build(),
+            )
+            .build()
+    })
+}
+
 fn hosts() -> provisioner::engine::Observed {
     observed(auto_scaling_group::KIND, "arn:asg", "spaaace-dev-ecs-hosts")
 }
@@ -128,26 +141,39 @@ fn hosts() -> provisioner::engine::Observed {
 #[tokio::test]
 async fn down_waits_out_scaling_activities_and_instances_still_in_the_group() {
     // Auto Scaling API reference, DeleteAutoScalingGroup errors.
-    let delete = delete_answers(vec![
-        (
+    let scaling = || {
+        op::delete_auto_scaling_group::DeleteAutoScalingGroupError::generic(answer(
             "ScalingActivityInProgress",
             "You cannot delete an AutoScalingGroup while there are scaling activities in progress for that group.",
-        ),
-        (
+        ))
+    };
+    let in_use = || {
+        op::delete_auto_scaling_group::DeleteAutoScalingGroupError::generic(answer(
             "ResourceInUse",
             "You cannot delete an AutoScalingGroup while there are instances or pending Spot instance request(s) still in the group.",
-        ),
-    ]);
-    let gone = no_group();
+        ))
+    };
+    let (p1, p2, p3, gone) = (the_group(), the_group(), the_group(), no_group());
+    let busy = mock!(aws_sdk_autoscaling::Client::delete_auto_scaling_group).then_error(scaling);
+    let used = mock!(aws_sdk_autoscaling::Client::delete_auto_scaling_group).then_error(in_use);
+    let delete = delete_answers(vec![]);
     let c = ctx(Fakes {
-        autoscaling: vec![&delete, &gone],
+        autoscaling: vec![&p1, &busy, &p2, &used, &p3, &delete, &gone],
         ..Fakes::default()
     });
     auto_scaling_group::AutoScalingGroupKind
         .delete(&c, &[hosts()])
         .await
         .unwrap();
-    assert_eq!((delete.num_calls(), gone.num_calls()), (3, 1));
+    assert_eq!(
+        [
+            busy.num_calls(),
+            used.num_calls(),
+            delete.num_calls(),
+            gone.num_calls()
+        ],
+        [1, 1, 1, 1]
+    );
 }
 
 #[tokio::test]
@@ -158,9 +184,9 @@ async fn a_validation_error_counts_as_gone_only_when_it_says_not_found() {
             "AutoScalingGroup name not found - AutoScalingGroup spaaace-dev-ecs-hosts not found",
         ))
     });
-    let gone = no_group();
+    let (present, gone) = (the_group(), no_group());
     let c = ctx(Fakes {
-        autoscaling: vec![&missing, &gone],
+        autoscaling: vec![&present, &missing, &gone],
         ..Fakes::default()
     });
     auto_scaling_group::AutoScalingGroupKind
@@ -174,8 +200,9 @@ async fn a_validation_error_counts_as_gone_only_when_it_says_not_found() {
             "1 validation error detected: Value at 'autoScalingGroupName' failed to satisfy constraint",
         ))
     });
+    let present = the_group();
     let c = ctx(Fakes {
-        autoscaling: vec![&refused],
+        autoscaling: vec![&present, &refused],
         ..Fakes::default()
     });
     let err = auto_scaling_group::AutoScalingGroupKind

@@ -307,6 +307,9 @@ async fn deploy_reports_a_rolled_back_deployment_with_the_events_and_why_tasks_s
 
 #[tokio::test]
 async fn down_scales_the_service_to_zero_deletes_it_and_waits_while_it_drains() {
+    let mut active = service(1, 1, "COMPLETED");
+    active.status = Some("ACTIVE".into());
+    let before = describe_services(vec![active]);
     let scale = mock!(aws_sdk_ecs::Client::update_service)
         .match_requests(|r| r.desired_count() == Some(0))
         .then_output(|| {
@@ -323,7 +326,7 @@ async fn down_scales_the_service_to_zero_deletes_it_and_waits_while_it_drains() 
     inactive.status = Some("INACTIVE".into());
     let waits = describe_services(vec![draining.clone(), draining, inactive]);
     let c = ctx(Fakes {
-        ecs: vec![&scale, &delete, &waits],
+        ecs: vec![&before, &scale, &delete, &waits],
         ..Fakes::default()
     });
     let mut svc = observed(ecs_service::KIND, "arn:svc", "spaaace-dev-gameserver");
@@ -337,6 +340,42 @@ async fn down_scales_the_service_to_zero_deletes_it_and_waits_while_it_drains() 
         (scale.num_calls(), delete.num_calls(), waits.num_calls()),
         (1, 1, 3)
     );
+}
+
+#[tokio::test]
+async fn a_delete_answered_not_found_while_the_service_still_exists_is_sent_again() {
+    // Right after a create, ECS may not know the service everywhere yet.
+    let not_yet = || {
+        aws_sdk_ecs::operation::delete_service::DeleteServiceError::generic(fakes::answer(
+            "ServiceNotFoundException",
+            "Service not found.",
+        ))
+    };
+    let mut active = service(1, 1, "COMPLETED");
+    active.status = Some("ACTIVE".into());
+    let first = describe_services(vec![active.clone()]);
+    let scale = mock!(aws_sdk_ecs::Client::update_service).then_output(|| {
+        aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder().build()
+    });
+    let missed = mock!(aws_sdk_ecs::Client::delete_service).then_error(not_yet);
+    let again = describe_services(vec![active]);
+    let rescale = mock!(aws_sdk_ecs::Client::update_service).then_output(|| {
+        aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder().build()
+    });
+    let delete = mock!(aws_sdk_ecs::Client::delete_service).then_output(|| {
+        aws_sdk_ecs::operation::delete_service::DeleteServiceOutput::builder().build()
+    });
+    let mut inactive = service(1, 0, "COMPLETED");
+    inactive.status = Some("INACTIVE".into());
+    let gone = describe_services(vec![inactive]);
+    let c = ctx(Fakes {
+        ecs: vec![&first, &scale, &missed, &again, &rescale, &delete, &gone],
+        ..Fakes::default()
+    });
+    ecs_service::delete_service(&c, "spaaace-dev-cluster", "spaaace-dev-gameserver")
+        .await
+        .unwrap();
+    assert_eq!((missed.num_calls(), delete.num_calls()), (1, 1));
 }
 
 /// ECS's answer in a new account while it creates its service-linked role

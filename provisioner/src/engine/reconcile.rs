@@ -96,7 +96,7 @@ async fn read_back(ctx: &Ctx, r: &dyn Resource, key: &Key, id: &str) -> Result<O
         &key.name,
         "visible",
         || async {
-            match r.read(ctx, id).await? {
+            match read(ctx, r, id).await? {
                 Some(o) => {
                     *lock(&seen) = Some(o);
                     Ok(Poll::Done)
@@ -129,7 +129,7 @@ async fn until_ready(
     }
     let seen = Mutex::new(None);
     wait::until(&ctx.wait, key.kind, &key.name, "ready", || async {
-        let Some(o) = r.read(ctx, &current.id).await? else {
+        let Some(o) = read(ctx, r, &current.id).await? else {
             return Ok(Poll::Pending("not visible yet".into()));
         };
         match o.state.clone() {
@@ -165,7 +165,7 @@ async fn converged(
         &key.name,
         "as planned",
         || async {
-            let Some(o) = r.read(ctx, id).await? else {
+            let Some(o) = read(ctx, r, id).await? else {
                 return Ok(Poll::Pending("not visible yet".into()));
             };
             let left: Vec<String> = diff(&desired, &o.attrs)
@@ -196,6 +196,12 @@ async fn converged(
         }),
         Err(e) => Err(e),
     }
+}
+
+/// Reads the resource; a NotFound anywhere in the reading (its tags, its
+/// attributes) means AWS does not show it everywhere yet.
+async fn read(ctx: &Ctx, r: &dyn Resource, id: &str) -> Result<Option<Observed>, Error> {
+    crate::error::found(r.read(ctx, id).await).map(Option::flatten)
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

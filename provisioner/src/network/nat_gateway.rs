@@ -7,9 +7,8 @@ use crate::engine::{
     run_bounded, Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State,
 };
 use crate::network::{elastic_ip, internet_gateway, subnet, vpc};
-use crate::retry;
+use crate::retry::{self, Presence};
 use crate::tags::{Naming, ATTR_PREFIX};
-use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway as AwsNat, NatGatewayState, ResourceType};
@@ -167,22 +166,25 @@ impl Resource for NatGateway {
 /// Deletes and waits until AWS reports it deleted (or no longer knows it).
 async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
     let name = o.display_name();
-    retry::delete(ctx, KIND, name, || {
+    let delete = || async {
         ctx.aws
             .ec2
             .delete_nat_gateway()
             .nat_gateway_id(&o.id)
             .send()
-    })
-    .await?;
-    wait::until(&ctx.wait, KIND, name, "deleted", || async {
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, name, e))
+    };
+    let probe = || async {
         Ok(match ec2::find_nat_gateway(ctx, &o.id).await? {
-            None => Poll::Done,
+            None => Presence::Gone,
             Some(n) => match n.state() {
-                Some(NatGatewayState::Deleted) | Some(NatGatewayState::Failed) => Poll::Done,
-                s => Poll::Pending(s.map(|s| s.as_str()).unwrap_or("unknown").to_string()),
+                Some(NatGatewayState::Deleted) | Some(NatGatewayState::Failed) => Presence::Gone,
+                Some(NatGatewayState::Deleting) => Presence::Going("deleting".into()),
+                s => Presence::Present(s.map(|s| s.as_str()).unwrap_or("unknown").to_string()),
             },
         })
-    })
-    .await
+    };
+    retry::delete_until_gone(ctx, KIND, name, delete, probe).await
 }

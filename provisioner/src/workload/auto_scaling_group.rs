@@ -5,9 +5,8 @@
 use super::{ecs_cluster, launch_template, NetworkKeys};
 use crate::aws::autoscaling;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
-use crate::retry;
+use crate::retry::{self, Presence};
 use crate::tags::{self, Naming};
-use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_autoscaling::types::{AutoScalingGroup as AwsGroup, LaunchTemplateSpecification};
@@ -169,26 +168,30 @@ impl Kind for AutoScalingGroupKind {
                 })
                 .await?;
             }
-            retry::delete(ctx, KIND, group, || {
+            let delete = || async {
                 ctx.aws
                     .autoscaling
                     .delete_auto_scaling_group()
                     .auto_scaling_group_name(group)
                     .force_delete(true)
                     .send()
-            })
-            .await?;
-            wait::until(&ctx.wait, KIND, group, "deleted", || async {
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::aws("deleting", KIND, group, e))
+            };
+            let probe = || async {
                 Ok(match autoscaling::find_group(ctx, group).await? {
-                    None => Poll::Done,
-                    Some(g) => Poll::Pending(format!(
-                        "{} ({} hosts)",
-                        g.status().unwrap_or("deleting"),
-                        g.instances().len()
-                    )),
+                    None => Presence::Gone,
+                    Some(g) => {
+                        let state = format!("{} hosts", g.instances().len());
+                        match g.status() {
+                            Some(status) => Presence::Going(format!("{status}, {state}")),
+                            None => Presence::Present(state),
+                        }
+                    }
                 })
-            })
-            .await?;
+            };
+            retry::delete_until_gone(ctx, KIND, group, delete, probe).await?;
         }
         Ok(())
     }

@@ -5,9 +5,8 @@
 use super::{auto_scaling_group, ecs_cluster};
 use crate::aws::ecs;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
-use crate::retry::{self, Transient};
+use crate::retry::{self, Presence};
 use crate::tags::{self, Naming};
-use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -106,38 +105,33 @@ impl Kind for CapacityProviderKind {
 /// `DELETE_FAILED` (ECS API reference, CapacityProvider: updateStatus, with
 /// the reason in updateStatusReason) is sent again rather than waited on.
 async fn delete_one(ctx: &Ctx, cp: &str) -> Result<(), Error> {
-    wait::until(&ctx.wait, KIND, cp, "deleted", || async {
-        let Some(p) = find(ctx, cp).await? else {
-            return Ok(Poll::Done);
-        };
-        match p.update_status() {
-            Some(CapacityProviderUpdateStatus::DeleteInProgress) => {
-                return Ok(Poll::Pending("DELETE_IN_PROGRESS".into()))
-            }
-            Some(CapacityProviderUpdateStatus::DeleteFailed) => tracing::warn!(
-                "deleting {KIND} {cp} failed ({}); deleting it again",
-                p.update_status_reason().unwrap_or("no reason given")
-            ),
-            _ => {}
-        }
-        let sent = ctx
-            .aws
+    let delete = || async {
+        ctx.aws
             .ecs
             .delete_capacity_provider()
             .capacity_provider(cp)
             .send()
             .await
-            .map_err(|e| Error::aws("deleting", KIND, cp, e));
-        match sent {
-            Ok(_) => Ok(Poll::Pending("delete requested".into())),
-            Err(e) if e.is_not_found() => Ok(Poll::Done),
-            Err(e) if retry::classify(&e) == Some(Transient::Busy) => {
-                Ok(Poll::Pending(e.to_string()))
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, cp, e))
+    };
+    let probe = || async {
+        let Some(p) = find(ctx, cp).await? else {
+            return Ok(Presence::Gone);
+        };
+        Ok(match p.update_status() {
+            Some(CapacityProviderUpdateStatus::DeleteInProgress) => {
+                Presence::Going("DELETE_IN_PROGRESS".into())
             }
-            Err(e) => Err(e),
-        }
-    })
-    .await
+            Some(CapacityProviderUpdateStatus::DeleteFailed) => {
+                let why = p.update_status_reason().unwrap_or("no reason given");
+                tracing::warn!("deleting {KIND} {cp} failed ({why}); deleting it again");
+                Presence::Present(format!("DELETE_FAILED: {why}"))
+            }
+            _ => Presence::Present("ACTIVE".into()),
+        })
+    };
+    retry::delete_until_gone(ctx, KIND, cp, delete, probe).await
 }
 
 pub struct CapacityProvider {

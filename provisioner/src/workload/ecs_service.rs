@@ -6,9 +6,8 @@
 use super::{cluster_capacity, ecs_cluster, listener, target_group, task_definition};
 use crate::aws::ecs;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
-use crate::retry;
+use crate::retry::{self, Presence};
 use crate::tags::{self, Naming};
-use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
@@ -127,23 +126,22 @@ async fn running_fingerprint(ctx: &Ctx, known: &[Observed], arn: &str) -> Result
 /// The trap: scale to zero (tasks drain from the target group), delete,
 /// and wait until ECS has let the service go.
 pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(), Error> {
-    let scaled = ctx
-        .aws
-        .ecs
-        .update_service()
-        .cluster(cluster)
-        .service(service)
-        .desired_count(0)
-        .send()
-        .await
-        .map_err(|e| Error::aws("scaling to zero", KIND, service, e));
-    match scaled {
-        Err(e) if !e.is_not_found() && e.code() != Some("ServiceNotActiveException") => {
-            return Err(e)
+    let delete = || async {
+        let scaled = ctx
+            .aws
+            .ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(0)
+            .send()
+            .await
+            .map_err(|e| Error::aws("scaling to zero", KIND, service, e));
+        if let Err(e) = scaled {
+            if !e.is_not_found() {
+                return Err(e);
+            }
         }
-        _ => {}
-    }
-    retry::delete(ctx, KIND, service, || {
         ctx.aws
             .ecs
             .delete_service()
@@ -151,9 +149,11 @@ pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(
             .service(service)
             .force(true)
             .send()
-    })
-    .await?;
-    wait::until(&ctx.wait, KIND, service, "deleted", || async {
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, service, e))
+    };
+    let probe = || async {
         let out = ctx
             .aws
             .ecs
@@ -165,15 +165,16 @@ pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(
             .map_err(|e| Error::aws("reading", KIND, service, e));
         let out = match out {
             Ok(out) => out,
-            Err(e) if e.is_not_found() => return Ok(Poll::Done),
+            Err(e) if e.is_not_found() => return Ok(Presence::Gone),
             Err(e) => return Err(e),
         };
         Ok(match out.services().first().and_then(|s| s.status()) {
-            None | Some("INACTIVE") => Poll::Done,
-            Some(status) => Poll::Pending(status.to_string()),
+            None | Some("INACTIVE") => Presence::Gone,
+            Some("ACTIVE") => Presence::Present("ACTIVE".into()),
+            Some(status) => Presence::Going(status.to_string()),
         })
-    })
-    .await
+    };
+    retry::delete_until_gone(ctx, KIND, service, delete, probe).await
 }
 
 pub struct EcsService {

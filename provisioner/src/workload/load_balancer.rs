@@ -5,9 +5,8 @@
 use super::NetworkKeys;
 use crate::aws::elbv2;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
-use crate::retry;
+use crate::retry::{self, Presence};
 use crate::tags::{self, Naming};
-use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
@@ -45,17 +44,28 @@ impl Kind for LoadBalancerKind {
         find(ctx).await.map(|o| o.into_iter().collect())
     }
 
+    /// Deletes and waits until AWS no longer knows it (its network
+    /// interfaces go with it, which the subnets and security groups need).
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            retry::delete(ctx, KIND, o.display_name(), || {
+            let name = o.display_name();
+            let delete = || async {
                 ctx.aws
                     .elbv2
                     .delete_load_balancer()
                     .load_balancer_arn(&o.id)
                     .send()
-            })
-            .await?;
-            wait_gone(ctx, o).await?;
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::aws("deleting", KIND, name, e))
+            };
+            let probe = || async {
+                Ok(match elbv2::find_load_balancer(ctx, name).await? {
+                    None => Presence::Gone,
+                    Some(_) => Presence::Present("exists".into()),
+                })
+            };
+            retry::delete_until_gone(ctx, KIND, name, delete, probe).await?;
         }
         Ok(())
     }
@@ -123,20 +133,6 @@ async fn observe(ctx: &Ctx, lb_name: &str, lb: &AwsLoadBalancer) -> Result<Obser
         state,
         owned: tags.owned_by(&ctx.naming),
     })
-}
-
-/// Until the load balancer no longer exists (its network interfaces go with
-/// it, which the subnets and security groups wait for).
-async fn wait_gone(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
-    wait::until(&ctx.wait, KIND, o.display_name(), "deleted", || async {
-        Ok(
-            match elbv2::find_load_balancer(ctx, o.display_name()).await? {
-                None => Poll::Done,
-                Some(_) => Poll::Pending("deleting".into()),
-            },
-        )
-    })
-    .await
 }
 
 pub struct LoadBalancer {

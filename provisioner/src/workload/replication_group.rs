@@ -11,7 +11,7 @@
 use super::{auth_token, cache_subnet_group, NetworkKeys};
 use crate::aws::elasticache;
 use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
-use crate::retry::{self, Transient};
+use crate::retry::{self, Presence};
 use crate::tags::{self, Naming, Tags};
 use crate::wait::{self, Poll};
 use crate::Error;
@@ -198,30 +198,26 @@ impl Kind for ReplicationGroupKind {
 /// (creating, modifying, snapshotting), and waits until AWS no longer knows
 /// the group.
 async fn delete_one(ctx: &Ctx, group: &str) -> Result<(), Error> {
-    wait::until(&ctx.wait, KIND, group, "deleted", || async {
-        let Some(g) = describe(ctx, group).await? else {
-            return Ok(Poll::Done);
-        };
-        let status = g.status().unwrap_or("unknown").to_string();
-        if status == "deleting" {
-            return Ok(Poll::Pending(status));
-        }
-        let sent = ctx
-            .aws
+    let delete = || async {
+        ctx.aws
             .elasticache
             .delete_replication_group()
             .replication_group_id(group)
             .send()
             .await
-            .map_err(|e| Error::aws("deleting", KIND, group, e));
-        match sent {
-            Ok(_) => Ok(Poll::Pending("delete requested".into())),
-            Err(e) if e.is_not_found() => Ok(Poll::Done),
-            Err(e) if retry::classify(&e) == Some(Transient::Busy) => Ok(Poll::Pending(status)),
-            Err(e) => Err(e),
-        }
-    })
-    .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, group, e))
+    };
+    let probe = || async {
+        Ok(match describe(ctx, group).await? {
+            None => Presence::Gone,
+            Some(g) => match g.status().unwrap_or("unknown") {
+                "deleting" => Presence::Going("deleting".into()),
+                status => Presence::Present(status.to_string()),
+            },
+        })
+    };
+    retry::delete_until_gone(ctx, KIND, group, delete, probe).await
 }
 
 pub struct ReplicationGroup {

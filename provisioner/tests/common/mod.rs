@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod fault_proxy;
+
 use aws_sdk_ec2::types::Filter;
 use provisioner::aws::{AwsContext, AwsOptions};
 use provisioner::profile::Profile;
@@ -163,6 +165,54 @@ pub async fn session(moto: &Moto, env: &str) -> Session {
     Session::open(profile(env), options)
         .await
         .expect("opening a session")
+}
+
+/// A session on `profile` at `endpoint` (moto, or a proxy in front of it),
+/// retrying throttling after milliseconds rather than seconds.
+pub async fn session_at(endpoint: &str, profile: Profile) -> Session {
+    let options = SessionOptions {
+        aws: AwsOptions {
+            region: Some(REGION.into()),
+            endpoint_url: Some(endpoint.to_string()),
+            initial_backoff: Duration::from_millis(10),
+            ..AwsOptions::default()
+        },
+        concurrency: 4,
+        wait: WaitPolicy {
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_secs(60),
+            report_every: Duration::from_secs(5),
+            settle: Duration::from_secs(30),
+        },
+    };
+    Session::open(profile, options)
+        .await
+        .expect("opening a session")
+}
+
+/// A shipped profile made runnable on moto 5.2.5, which lacks ElastiCache
+/// parameter groups, never finishes deleting a replication group and runs
+/// no containers: no cache, and an image named so no push is needed.
+pub fn on_moto(env: &str) -> Profile {
+    let text = std::fs::read_to_string(shipped_profiles_dir().join(format!("{env}.toml")))
+        .expect("shipped profile");
+    let mut table: toml::Table = toml::from_str(&text).expect("shipped profile parses");
+    let cache = table
+        .get_mut("cache")
+        .and_then(|c| c.as_table_mut())
+        .expect("[cache]");
+    cache.insert("enabled".into(), false.into());
+    cache.insert("custom_parameter_group".into(), false.into());
+    table
+        .get_mut("service")
+        .and_then(|s| s.as_table_mut())
+        .expect("[service]")
+        .insert("image".into(), "spaaace/gameserver:on-moto".into());
+    Profile::parse(
+        Path::new(&format!("{env}.toml")),
+        &toml::to_string(&table).expect("profile serializes"),
+    )
+    .expect("profile")
 }
 
 /// An EC2 client for reading the account back, outside any session.
