@@ -5,7 +5,7 @@ CARGO ?= cargo
 # The tests start this moto server (pinned in scripts/install-deps.sh).
 export MOTO_SERVER ?= $(CURDIR)/.venv-moto/bin/moto_server
 
-.PHONY: run build deps test test-gameserver test-provisioner lint bench bench-gameserver bench-provisioner
+.PHONY: run build deps test test-gameserver test-provisioner try-provisioner lint bench bench-gameserver bench-provisioner
 
 run: build
 	PORT=$(PORT) scripts/run.sh
@@ -26,6 +26,11 @@ test-gameserver:
 
 test-provisioner:
 	$(CARGO) test -p provisioner
+
+# The provisioner's whole life against moto, no AWS account needed.
+try-provisioner: deps
+	$(CARGO) build -p provisioner
+	scripts/try-provisioner.sh
 
 lint:
 	$(CARGO) fmt --all --check

@@ -1,5 +1,5 @@
 //! The one retry policy. The SDK itself retries throttling and server
-//! errors (see `aws::retry_config`); what it cannot know is which answers
+//! errors (configured in `crate::aws`); what it cannot know is which answers
 //! only mean "not yet" for this tool:
 //!
 //! - **not yet visible**: AWS is eventually consistent, so something created
@@ -267,7 +267,7 @@ pub async fn delete_until_gone<D, DF, P, PF>(
     kind: &'static str,
     name: &str,
     delete: D,
-    mut probe: P,
+    probe: P,
 ) -> Result<(), Error>
 where
     D: Fn() -> DF,
@@ -275,21 +275,29 @@ where
     P: FnMut() -> PF,
     PF: Future<Output = Result<Presence, Error>>,
 {
-    wait::until(&ctx.wait, kind, name, "deleted", || {
-        let present = probe();
-        let delete = &delete;
-        async move {
-            match present.await? {
-                Presence::Gone => Ok(Poll::Done),
-                Presence::Going(state) => Ok(Poll::Pending(state)),
-                Presence::Present(state) => match delete().await {
-                    Ok(()) => Ok(Poll::Pending(format!("{state}, delete requested"))),
-                    Err(e) if e.is_not_found() || classify(&e) == Some(Busy) => {
-                        Ok(Poll::Pending(format!("{state}: {e}")))
-                    }
-                    Err(e) => Err(e),
-                },
+    let probe = Mutex::new(probe);
+    let look = || async {
+        let next = lock(&probe)();
+        next.await
+    };
+    wait::until(&ctx.wait, kind, name, "deleted", || async {
+        let state = match look().await? {
+            Presence::Gone => return Ok(Poll::Done),
+            Presence::Going(state) => return Ok(Poll::Pending(state)),
+            Presence::Present(state) => state,
+        };
+        match delete().await {
+            // Often gone at once: look again before waiting.
+            Ok(()) => Ok(match look().await? {
+                Presence::Gone => Poll::Done,
+                Presence::Going(s) | Presence::Present(s) => {
+                    Poll::Pending(format!("{s}, delete requested"))
+                }
+            }),
+            Err(e) if e.is_not_found() || classify(&e) == Some(Busy) => {
+                Ok(Poll::Pending(format!("{state}: {e}")))
             }
+            Err(e) => Err(e),
         }
     })
     .await

@@ -1,5 +1,6 @@
 //! The desired stack of an environment: every kind the tool knows and every
-//! resource the profile asks for. Part 2's layers register here too.
+//! resource the profile asks for: the network and, when the profile has its
+//! sections, the workload.
 
 use crate::engine::{Ctx, Kind, Observed, Resource};
 use crate::network;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 pub struct Stack {
     pub kinds: Vec<Arc<dyn Kind>>,
     pub resources: Vec<Arc<dyn Resource>>,
-    /// Part 2, when the profile describes a workload (a network-only
+    /// The workload, when the profile describes one (a network-only
     /// profile has none of its sections).
     pub workload: Option<WorkloadProfile>,
     /// The gameserver's task definition, for `deploy`.

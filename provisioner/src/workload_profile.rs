@@ -1,4 +1,4 @@
-//! The profile sections of part 2 (`[ecs]`, `[service]`, `[alb]`, `[cache]`,
+//! The workload's profile sections (`[ecs]`, `[service]`, `[alb]`, `[cache]`,
 //! `[cost]`): what runs the game, read from the same environment profile as
 //! the network through [`Profile::section`].
 

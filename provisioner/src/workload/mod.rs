@@ -1,4 +1,4 @@
-//! Part 2's layers on the engine: the ALB, ECS on EC2 and ElastiCache Redis
+//! The workload on the engine: the ALB, ECS on EC2 and ElastiCache Redis
 //! that run the game, one module per resource kind, wired here into the
 //! stack: [`kinds`] for discovery and teardown, [`resources`] for the
 //! desired state, [`outputs`] for what a person needs afterwards.

@@ -194,20 +194,30 @@ pub async fn session_at(endpoint: &str, profile: Profile) -> Session {
 /// parameter groups, never finishes deleting a replication group and runs
 /// no containers: no cache, and an image named so no push is needed.
 pub fn on_moto(env: &str) -> Profile {
+    moto_profile(env, false, true)
+}
+
+/// A shipped profile on moto, with or without ElastiCache (then without a
+/// custom parameter group, and never to be taken down: moto does not finish
+/// deleting the group) and with or without an image named (without, the
+/// task runs the environment's ECR repository's).
+pub fn moto_profile(env: &str, cache: bool, image: bool) -> Profile {
     let text = std::fs::read_to_string(shipped_profiles_dir().join(format!("{env}.toml")))
         .expect("shipped profile");
     let mut table: toml::Table = toml::from_str(&text).expect("shipped profile parses");
-    let cache = table
+    let section = table
         .get_mut("cache")
         .and_then(|c| c.as_table_mut())
         .expect("[cache]");
-    cache.insert("enabled".into(), false.into());
-    cache.insert("custom_parameter_group".into(), false.into());
-    table
-        .get_mut("service")
-        .and_then(|s| s.as_table_mut())
-        .expect("[service]")
-        .insert("image".into(), "spaaace/gameserver:on-moto".into());
+    section.insert("enabled".into(), cache.into());
+    section.insert("custom_parameter_group".into(), false.into());
+    if image {
+        table
+            .get_mut("service")
+            .and_then(|s| s.as_table_mut())
+            .expect("[service]")
+            .insert("image".into(), "spaaace/gameserver:on-moto".into());
+    }
     Profile::parse(
         Path::new(&format!("{env}.toml")),
         &toml::to_string(&table).expect("profile serializes"),
