@@ -29,6 +29,12 @@ fn profile(env: &str, cache: bool) -> Profile {
         .expect("[cache]");
     c.insert("custom_parameter_group".into(), false.into());
     c.insert("enabled".into(), cache.into());
+    // An image named: no push into the emulator's ECR needed.
+    table
+        .get_mut("service")
+        .and_then(|s| s.as_table_mut())
+        .expect("[service]")
+        .insert("image".into(), "spaaace/gameserver:bench".into());
     Profile::parse(
         Path::new(&format!("{env}.toml")),
         &toml::to_string(&table).unwrap(),
