@@ -96,9 +96,7 @@ pub async fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::{AwsContext, AwsOptions};
     use crate::engine::{plan, Attrs, Change, Inventory, Observed, Refs, State};
-    use crate::tags::Naming;
     use crate::wait::WaitPolicy;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -161,17 +159,7 @@ mod tests {
     }
 
     async fn ctx() -> Ctx {
-        let options = AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some("http://127.0.0.1:9".into()),
-            ..AwsOptions::default()
-        };
-        Ctx {
-            aws: Arc::new(AwsContext::load(&options).await),
-            naming: Naming::new("spaaace", "test"),
-            wait: WaitPolicy::default(),
-            concurrency: 2,
-        }
+        Ctx::offline(WaitPolicy::default(), 2).await
     }
 
     /// a → {b, c} → d, and an independent chain e → f.

@@ -217,13 +217,10 @@ fn take(seen: Mutex<Option<Observed>>, key: &Key) -> Result<Observed, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::{AwsContext, AwsOptions};
     use crate::engine::Attrs;
     use crate::error::{AwsFailure, FailureKind};
-    use crate::tags::Naming;
     use crate::wait::WaitPolicy;
     use async_trait::async_trait;
-    use std::sync::Arc;
     use std::time::Duration;
 
     /// A resource that behaves as EC2 does right after a create: invisible
@@ -332,22 +329,13 @@ mod tests {
     }
 
     async fn ctx() -> Ctx {
-        let options = AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some("http://127.0.0.1:9".into()),
-            ..AwsOptions::default()
+        let wait = WaitPolicy {
+            interval: Duration::from_millis(1),
+            timeout: Duration::from_secs(5),
+            report_every: Duration::from_secs(60),
+            settle: Duration::from_secs(5),
         };
-        Ctx {
-            aws: Arc::new(AwsContext::load(&options).await),
-            naming: Naming::new("spaaace", "test"),
-            wait: WaitPolicy {
-                interval: Duration::from_millis(1),
-                timeout: Duration::from_secs(5),
-                report_every: Duration::from_secs(60),
-                settle: Duration::from_secs(5),
-            },
-            concurrency: 1,
-        }
+        Ctx::offline(wait, 1).await
     }
 
     #[tokio::test]

@@ -23,6 +23,25 @@ pub struct Ctx {
     pub concurrency: usize,
 }
 
+#[cfg(test)]
+impl Ctx {
+    /// A context for tests that never reach AWS (its endpoint is a closed
+    /// loopback port).
+    pub(crate) async fn offline(wait: WaitPolicy, concurrency: usize) -> Ctx {
+        let options = crate::aws::AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        Ctx {
+            aws: Arc::new(AwsContext::load(&options).await),
+            naming: Naming::new("spaaace", "test"),
+            wait,
+            concurrency,
+        }
+    }
+}
+
 /// Identity of a desired resource: its kind and deterministic name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
