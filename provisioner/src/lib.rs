@@ -2,6 +2,7 @@
 //! stack. The binary in `main.rs` is a thin process around [`cli`].
 
 pub mod aws;
+pub mod builtin;
 pub mod calls;
 pub mod chaos;
 pub mod cli;
@@ -9,6 +10,7 @@ pub mod cost;
 pub mod deploy;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod load_balancing;
 pub mod lock;
 pub mod network;

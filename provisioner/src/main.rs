@@ -8,8 +8,11 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    init_logging(args.log_format);
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(e) => return usage(e),
+    };
+    let json_logs = init_logging(args.log_format, args.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -23,18 +26,57 @@ fn main() -> ExitCode {
             ExitCode::from(outcome.code)
         }
         Err(e) => {
-            tracing::error!("{e}");
+            let explained = cli::explain(&e, &cli::target(&args));
+            if json_logs {
+                tracing::error!(code = %explained.code, "{explained}");
+            } else {
+                tracing::error!("{explained}");
+            }
+            tracing::debug!("{}", provisioner::explain::causes(&e));
+            if args.json {
+                println!("{}", serde_json::json!({ "error": explained }));
+            }
             ExitCode::from(1)
         }
     }
 }
 
-fn init_logging(format: Option<LogFormat>) {
+/// A command line clap refuses: exit 1 like every other error (clap's own
+/// 2 would read as "changes" after `plan`), as JSON too with `--json`.
+fn usage(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let _ = e.print();
+    if std::env::args().any(|a| a == "--json") {
+        let rendered = e.render().to_string();
+        let first = rendered.lines().next().unwrap_or_default();
+        let error = cli::Explained {
+            what: "the command line".into(),
+            why: first.trim_start_matches("error: ").to_string(),
+            code: "Usage".into(),
+        };
+        println!("{}", serde_json::json!({ "error": error }));
+    }
+    ExitCode::from(1)
+}
+
+/// Our own progress at info; the SDK's credential-provider and retry
+/// messages only when asked for (`-v`, or RUST_LOG), since every failure
+/// they describe ends in an error of ours that says it in one line.
+/// Returns whether the logs are JSON.
+fn init_logging(format: Option<LogFormat>, verbose: bool) -> bool {
     let production = std::env::var("NODE_ENV").is_ok_and(|v| v == "production");
     let json = format.map_or(production, |f| f == LogFormat::Json);
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,aws_config=warn,aws_smithy_runtime=warn")
-    });
+    let default = if verbose {
+        "info,provisioner=debug,aws_config=debug,aws_smithy_runtime=info"
+    } else {
+        "info,aws_config=off,aws_smithy_runtime=off,aws_smithy_runtime_api=off"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -45,4 +87,5 @@ fn init_logging(format: Option<LogFormat>) {
     } else {
         builder.without_time().init();
     }
+    json
 }

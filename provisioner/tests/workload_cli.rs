@@ -24,12 +24,10 @@ fn line(estimate: &Value, item: &str) -> f64 {
 }
 
 #[test]
-fn cost_prices_the_shipped_profiles_without_aws() {
-    let profiles = common::shipped_profiles_dir();
+fn cost_prices_the_built_in_profiles_without_aws() {
     let cost = |env: &str| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_provisioner"))
-            .args(["cost", "--json", "--env", env, "--profiles-dir"])
-            .arg(&profiles)
+            .args(["cost", "--json", "--env", env])
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .output()
             .unwrap();
@@ -187,7 +185,7 @@ fn args(moto: &Moto, command: &[&str]) -> provisioner::cli::Args {
     argv.extend_from_slice(command);
     let dir = common::profiles_dir();
     let mut args = provisioner::cli::Args::try_parse_from(argv).unwrap();
-    args.profiles_dir = dir;
+    args.profiles_dir = Some(dir);
     args.endpoint_url = Some(moto.endpoint.clone());
     args.region = Some(common::REGION.into());
     args

@@ -13,15 +13,16 @@ use std::time::Duration;
 pub struct Args {
     #[command(subcommand)]
     pub command: CommandArgs,
-    /// Environment profile to use (fixtures/environments/ENV.toml).
+    /// Environment: a built-in profile (`provisioner profiles` lists them),
+    /// or ENV.toml in --profiles-dir.
     #[arg(long, global = true, default_value = "dev")]
     pub env: String,
-    /// A profile file instead of the shipped one for --env.
+    /// A profile file instead of --env.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
-    /// Directory of the shipped profiles.
-    #[arg(long, global = true, env = "SPAAACE_PROFILES", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/environments"))]
-    pub profiles_dir: PathBuf,
+    /// Read --env's profile from DIR/ENV.toml instead of the built-in ones.
+    #[arg(long, global = true, value_name = "DIR", env = "SPAAACE_PROFILES")]
+    pub profiles_dir: Option<PathBuf>,
     /// AWS region (default: the profile's).
     #[arg(long, global = true)]
     pub region: Option<String>,
@@ -37,9 +38,9 @@ pub struct Args {
     /// Gameserver image for plan, up and deploy (default: the profile's).
     #[arg(long, global = true, value_name = "URI")]
     pub image: Option<String>,
-    /// Unit prices for `cost`.
-    #[arg(long, global = true, value_name = "PATH", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/prices.toml"))]
-    pub prices: PathBuf,
+    /// Unit prices for `cost` (default: the built-in us-east-1 list).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub prices: Option<PathBuf>,
     /// How long up, down and deploy wait for another run on the same
     /// environment to finish (90s, 10m, 1h; 0 = do not wait).
     #[arg(long, global = true, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
@@ -47,6 +48,10 @@ pub struct Args {
     /// Log format on stderr (json is the default when NODE_ENV=production).
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Log more: the SDK's credential messages, debug logs and an error's
+    /// whole chain of causes (RUST_LOG overrides).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
@@ -80,9 +85,21 @@ pub enum CommandArgs {
         #[command(subcommand)]
         action: ChaosAction,
     },
-    /// The environment's monthly estimate, from its profile and the prices
-    /// in fixtures/prices.toml (no AWS calls).
+    /// The environment's monthly estimate, from its profile and the
+    /// built-in prices or --prices (no AWS calls).
     Cost,
+    /// The profiles --env can name; `profiles show NAME` prints one, to
+    /// start a custom profile from (no AWS calls).
+    Profiles {
+        #[command(subcommand)]
+        action: Option<ProfilesAction>,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum ProfilesAction {
+    /// Print a profile's file, comments included.
+    Show { name: String },
 }
 
 #[derive(Subcommand, Debug, Clone, PartialEq, Eq)]

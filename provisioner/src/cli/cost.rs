@@ -8,9 +8,13 @@ use crate::workload_profile::WorkloadProfile;
 use crate::Error;
 use std::path::Path;
 
-pub fn estimate(profile: &Profile, prices: &Path) -> Result<Outcome, Error> {
+/// Prices from `prices`, or the built-in list.
+pub fn estimate(profile: &Profile, prices: Option<&Path>) -> Result<Outcome, Error> {
     let workload = WorkloadProfile::from_profile(profile)?;
-    let prices = Prices::load(prices)?;
+    let prices = match prices {
+        Some(path) => Prices::load(path)?,
+        None => crate::builtin::prices()?,
+    };
     let estimate = cost::estimate(
         &profile.environment,
         &Footprint::of(profile, &workload),

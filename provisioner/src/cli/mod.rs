@@ -8,14 +8,17 @@ pub mod args;
 mod changes;
 mod cost;
 mod output;
+mod profiles;
 pub mod prompt;
 mod reports;
 
-pub use args::{Args, ChaosAction, CommandArgs, LogFormat};
+pub use crate::explain::{explain, Explained, Target};
+pub use args::{Args, ChaosAction, CommandArgs, LogFormat, ProfilesAction};
 pub use output::Outcome;
 pub use prompt::{Prompter, Scripted, Terminal};
 
 use crate::aws::AwsOptions;
+use crate::builtin;
 use crate::lock;
 use crate::profile::Profile;
 use crate::session::{Session, SessionOptions};
@@ -56,19 +59,25 @@ fn command(args: &Args) -> Box<dyn Command> {
         CommandArgs::Outputs => Box::new(reports::Outputs),
         CommandArgs::Deploy => Box::new(changes::Deploy::new(args.image.is_some())),
         CommandArgs::Chaos { action } => Box::new(changes::Chaos(action.clone())),
-        CommandArgs::Cost => unreachable!("cost is answered without a session"),
+        CommandArgs::Cost | CommandArgs::Profiles { .. } => {
+            unreachable!("answered without a session")
+        }
     }
 }
 
 /// Runs the command the arguments name; returns what to print and the
 /// exit code.
 pub async fn run(args: &Args, prompter: &mut dyn Prompter) -> Result<Outcome, Error> {
-    let profile = match &args.config {
-        Some(path) => Profile::load(path)?,
-        None => Profile::for_env(&args.profiles_dir, &args.env)?,
-    };
+    if let CommandArgs::Profiles { action } = &args.command {
+        let dir = args.profiles_dir.as_deref();
+        return match action {
+            None => profiles::list(dir),
+            Some(ProfilesAction::Show { name }) => profiles::show(name, dir),
+        };
+    }
+    let profile = profile(args)?;
     if args.command == CommandArgs::Cost {
-        return cost::estimate(&profile, &args.prices);
+        return cost::estimate(&profile, args.prices.as_deref());
     }
     let mut cmd = command(args);
     cmd.validate()?;
@@ -86,6 +95,28 @@ pub async fn run(args: &Args, prompter: &mut dyn Prompter) -> Result<Outcome, Er
         session.calls()
     );
     outcome
+}
+
+/// The profile the arguments name: `--config`, `--env` in
+/// `--profiles-dir`, or the built-in `--env`.
+pub fn profile(args: &Args) -> Result<Profile, Error> {
+    match (&args.config, &args.profiles_dir) {
+        (Some(path), _) => Profile::load(path),
+        (None, Some(dir)) => Profile::for_env(dir, &args.env),
+        (None, None) => builtin::profile(&args.env),
+    }
+}
+
+/// Where the AWS calls go, for error messages.
+pub fn target(args: &Args) -> Target {
+    let env = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Target {
+        endpoint: args
+            .endpoint_url
+            .clone()
+            .or_else(|| env("AWS_ENDPOINT_URL")),
+        aws_profile: env("AWS_PROFILE"),
+    }
 }
 
 fn options(args: &Args) -> SessionOptions {

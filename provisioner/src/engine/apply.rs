@@ -69,7 +69,7 @@ pub async fn apply(
                 }
             }
             Err(e) => {
-                tracing::error!("{e}");
+                tracing::error!("{}", crate::explain::short(&e));
                 failures.push(e);
             }
         }

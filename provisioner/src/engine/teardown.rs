@@ -41,7 +41,7 @@ pub async fn delete_observed(
         let mut errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
         if !errors.is_empty() {
             for e in &errors {
-                tracing::error!("{e}");
+                tracing::error!("{}", crate::explain::short(e));
             }
             return Err(errors.remove(0));
         }

@@ -99,7 +99,7 @@ pub async fn zones(ctx: &Ctx, profile: &Profile) -> Result<Vec<String>, Error> {
         .map_err(|e| {
             Error::aws(
                 "listing",
-                "availability-zone",
+                "availability zones in region",
                 ctx.aws.region().unwrap_or("(no region)"),
                 e,
             )
