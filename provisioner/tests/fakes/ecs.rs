@@ -1,10 +1,8 @@
 //! ECS against SDK-level fakes: deployments rolling out, rolled back and
 //! draining, which moto (no container instances, no scheduler) cannot show.
 
-mod fakes;
-
+use crate::support::{ctx, naming, observed, Fakes};
 use aws_smithy_mocks::{mock, Rule};
-use fakes::{ctx, naming, observed, Fakes};
 use provisioner::engine::{Kind, Refs, Resource};
 use provisioner::workload::*;
 
@@ -346,7 +344,7 @@ async fn down_scales_the_service_to_zero_deletes_it_and_waits_while_it_drains() 
 async fn a_delete_answered_not_found_while_the_service_still_exists_is_sent_again() {
     // Right after a create, ECS may not know the service everywhere yet.
     let not_yet = || {
-        aws_sdk_ecs::operation::delete_service::DeleteServiceError::generic(fakes::answer(
+        aws_sdk_ecs::operation::delete_service::DeleteServiceError::generic(crate::support::answer(
             "ServiceNotFoundException",
             "Service not found.",
         ))
@@ -381,7 +379,7 @@ async fn a_delete_answered_not_found_while_the_service_still_exists_is_sent_agai
 /// ECS's answer in a new account while it creates its service-linked role
 /// (terraform-provider-aws internal/service/ecs/cluster.go retries it).
 fn no_service_linked_role() -> aws_sdk_ecs::operation::create_cluster::CreateClusterError {
-    aws_sdk_ecs::operation::create_cluster::CreateClusterError::generic(fakes::answer(
+    aws_sdk_ecs::operation::create_cluster::CreateClusterError::generic(crate::support::answer(
         "InvalidParameterException",
         "Unable to assume the service linked role. Please verify that the ECS service linked role exists.",
     ))
@@ -422,7 +420,7 @@ async fn the_service_is_created_again_until_its_target_group_has_a_load_balancer
         })
         .sequence()
         .error(|| {
-            aws_sdk_ecs::operation::create_service::CreateServiceError::generic(fakes::answer(
+            aws_sdk_ecs::operation::create_service::CreateServiceError::generic(crate::support::answer(
                 "InvalidParameterException",
                 "The target group with targetGroupArn arn:tg does not have an associated load balancer.",
             ))
@@ -535,13 +533,13 @@ async fn detaching_the_providers_is_retried_while_busy_and_waits_for_the_cluster
         })
         .sequence()
         .error(|| {
-            put::PutClusterCapacityProvidersError::generic(fakes::answer(
+            put::PutClusterCapacityProvidersError::generic(crate::support::answer(
                 "ResourceInUseException",
                 "The specified resource is in-use and can't be removed.",
             ))
         })
         .error(|| {
-            put::PutClusterCapacityProvidersError::generic(fakes::answer(
+            put::PutClusterCapacityProvidersError::generic(crate::support::answer(
                 "UpdateInProgressException",
                 "There's already a current Amazon ECS container agent update in progress on the container instance that's specified.",
             ))

@@ -5,9 +5,7 @@
 //! policy allows, and every action the policy allows is either called or
 //! listed below with the reason the run does not reach it.
 
-mod common;
-
-use common::{session_at, Moto};
+use crate::common::{session_at, Moto};
 use provisioner::lock;
 use provisioner::session::Session;
 use std::collections::BTreeSet;
@@ -162,7 +160,7 @@ fn called(s: &Session) -> BTreeSet<String> {
 
 /// A full life of one environment on moto; the calls it made.
 async fn life(moto: &Moto, env: &str, cache: bool) -> BTreeSet<String> {
-    let profile = common::moto_profile(env, cache, true);
+    let profile = crate::common::moto_profile(env, cache, true);
     let mut all = BTreeSet::new();
     let up = session_at(&moto.endpoint, profile.clone()).await;
     let held = lock::acquire(&up.ctx, "policy-test", Duration::ZERO)
@@ -196,7 +194,11 @@ async fn the_documented_policy_allows_exactly_what_the_provisioner_calls() {
     let mut calls = life(&moto, "dev", false).await;
     calls.extend(life(&moto, "prod", true).await);
     // The image check of an environment that runs its repository's image.
-    let ecr = session_at(&moto.endpoint, common::moto_profile("dev", false, false)).await;
+    let ecr = session_at(
+        &moto.endpoint,
+        crate::common::moto_profile("dev", false, false),
+    )
+    .await;
     ecr.image_missing().await.unwrap();
     calls.extend(called(&ecr));
 

@@ -15,8 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod common;
-use common::Moto;
+use crate::common::Moto;
 
 const PROFILE: &str = r#"
 project = "spaaace"

@@ -1,10 +1,8 @@
 //! The launch template's new versions and instance refreshes against
 //! SDK-level fakes (moto has no instance refresh).
 
-mod fakes;
-
+use crate::support::{change, ctx, meta, network, observed, Fakes};
 use aws_smithy_mocks::mock;
-use fakes::{change, ctx, meta, network, observed, Fakes};
 use provisioner::engine::{Refs, Resource};
 use provisioner::tags::Naming;
 use provisioner::workload::*;
@@ -132,7 +130,7 @@ async fn a_refresh_refused_for_another_reason_than_a_missing_group_is_an_error()
         });
         let refused =
             mock!(aws_sdk_autoscaling::Client::start_instance_refresh).then_error(move || {
-                refresh::StartInstanceRefreshError::generic(fakes::answer(
+                refresh::StartInstanceRefreshError::generic(crate::support::answer(
                     "ValidationError",
                     message,
                 ))

@@ -3,8 +3,6 @@
 //! so a test also checks the exact calls in their order. Error answers use
 //! the codes and messages AWS sends, each with its source.
 
-#![allow(dead_code)] // each test binary uses a different part of the fakes
-
 use aws_smithy_mocks::{create_mock_http_client, MockResponseInterceptor, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use provisioner::aws::AwsContext;

@@ -2,10 +2,8 @@
 //! gives and moto does not (an instance profile not yet visible to EC2,
 //! scaling activities in progress, ValidationError spelling "not found").
 
-mod fakes;
-
+use crate::support::{answer, ctx, naming, network, observed, Fakes};
 use aws_smithy_mocks::{mock, Rule};
-use fakes::{answer, ctx, naming, network, observed, Fakes};
 use provisioner::engine::{Kind, Refs, Resource};
 use provisioner::retry;
 use provisioner::workload::*;

@@ -2,9 +2,7 @@
 //! (no AWS), `deploy` refusing without an image, and `up`, `outputs --json`
 //! and `chaos` against moto with a moto-compatible profile.
 
-mod common;
-
-use common::{run, Moto};
+use crate::common::{run, Moto};
 use serde_json::Value;
 
 fn json(stdout: &str) -> Value {
@@ -67,7 +65,7 @@ fn deploy_without_an_image_is_refused() {
 /// Pushes an image tagged latest, as `docker push` would have.
 async fn push_image(moto: &Moto, repository: &str) {
     let ecr = provisioner::aws::AwsContext::load(&provisioner::aws::AwsOptions {
-        region: Some(common::REGION.into()),
+        region: Some(crate::common::REGION.into()),
         endpoint_url: Some(moto.endpoint.clone()),
         ..Default::default()
     })
@@ -93,7 +91,8 @@ async fn push_image(moto: &Moto, repository: &str) {
 async fn up_waits_for_a_pushed_image_then_outputs_name_the_alb_redis_cluster_and_service() {
     let moto = Moto::start();
     let dir = tempfile::tempdir().unwrap();
-    let shipped = std::fs::read_to_string(common::shipped_profiles_dir().join("dev.toml")).unwrap();
+    let shipped =
+        std::fs::read_to_string(crate::common::shipped_profiles_dir().join("dev.toml")).unwrap();
     // moto 5.2.5 has no ElastiCache parameter groups.
     let profile = shipped.replace(
         "encryption = false",
@@ -183,11 +182,11 @@ fn args(moto: &Moto, command: &[&str]) -> provisioner::cli::Args {
     use clap::Parser;
     let mut argv = vec!["provisioner"];
     argv.extend_from_slice(command);
-    let dir = common::profiles_dir();
+    let dir = crate::common::profiles_dir();
     let mut args = provisioner::cli::Args::try_parse_from(argv).unwrap();
     args.profiles_dir = Some(dir);
     args.endpoint_url = Some(moto.endpoint.clone());
-    args.region = Some(common::REGION.into());
+    args.region = Some(crate::common::REGION.into());
     args
 }
 
@@ -195,7 +194,7 @@ fn args(moto: &Moto, command: &[&str]) -> provisioner::cli::Args {
 async fn up_and_down_ask_before_changing_and_a_wrong_answer_changes_nothing() {
     use provisioner::cli::{run as cli_run, Scripted};
     let moto = Moto::start();
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
 
     let mut no = Scripted::new(["no"]);
     let err = cli_run(&args(&moto, &["up"]), &mut no).await.unwrap_err();
@@ -206,14 +205,14 @@ async fn up_and_down_ask_before_changing_and_a_wrong_answer_changes_nothing() {
         no.questions
     );
     assert!(
-        common::managed_resources(&ec2).await.is_empty(),
+        crate::common::managed_resources(&ec2).await.is_empty(),
         "nothing was created"
     );
 
     let mut yes = Scripted::new(["yes"]);
     let up = cli_run(&args(&moto, &["up"]), &mut yes).await.unwrap();
     assert_eq!(up.code, 0);
-    assert_eq!(common::managed_resources(&ec2).await.len(), 17);
+    assert_eq!(crate::common::managed_resources(&ec2).await.len(), 17);
 
     let mut wrong = Scripted::new(["prod"]);
     let err = cli_run(&args(&moto, &["down"]), &mut wrong)
@@ -226,7 +225,7 @@ async fn up_and_down_ask_before_changing_and_a_wrong_answer_changes_nothing() {
         wrong.questions
     );
     assert_eq!(
-        common::managed_resources(&ec2).await.len(),
+        crate::common::managed_resources(&ec2).await.len(),
         17,
         "nothing deleted"
     );
@@ -234,5 +233,5 @@ async fn up_and_down_ask_before_changing_and_a_wrong_answer_changes_nothing() {
     let mut typed = Scripted::new(["dev"]);
     let down = cli_run(&args(&moto, &["down"]), &mut typed).await.unwrap();
     assert_eq!(down.json["deleted"], 17);
-    assert!(common::managed_resources(&ec2).await.is_empty());
+    assert!(crate::common::managed_resources(&ec2).await.is_empty());
 }

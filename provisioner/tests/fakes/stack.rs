@@ -1,10 +1,8 @@
 //! The desired workload built against fakes: what the ARNs and the log
 //! configuration name when the clients' region is not the profile's.
 
-mod fakes;
-
+use crate::support::{ctx_in, naming, Fakes};
 use aws_smithy_mocks::mock;
-use fakes::{ctx_in, naming, Fakes};
 use provisioner::engine::Refs;
 use provisioner::profile::Profile;
 use provisioner::workload::{self, iam_role, task_definition};

@@ -4,10 +4,8 @@
 //! `--json`). No test here reaches a real AWS address: the endpoints are on
 //! loopback, and the SDK is kept away from the instance metadata address.
 
-mod common;
-
-use common::fault_proxy::{FaultProxy, Faults};
-use common::Moto;
+use crate::common::fault_proxy::{FaultProxy, Faults};
+use crate::common::Moto;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -245,7 +243,7 @@ async fn throttling_past_the_retries_says_so() {
         concurrency: 1,
         wait: Default::default(),
     };
-    let err = provisioner::session::Session::open(common::on_moto("dev"), options)
+    let err = provisioner::session::Session::open(crate::common::on_moto("dev"), options)
         .await
         .err()
         .expect("every call throttled");

@@ -2,9 +2,7 @@
 //! runs serialize, a dead holder's lock is taken over, `--lock-timeout`
 //! gives up naming the holder.
 
-mod common;
-
-use common::{managed_resources, Moto};
+use crate::common::{managed_resources, Moto};
 use provisioner::lock::{self, Holder};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -20,7 +18,7 @@ fn now() -> u64 {
 
 /// Writes a lock as another run would have left it.
 async fn plant(moto: &Moto, holder: &str, expires: u64) {
-    let session = common::session(moto, "dev").await;
+    let session = crate::common::session(moto, "dev").await;
     let h = Holder {
         holder: holder.into(),
         token: "0123".into(),
@@ -46,7 +44,7 @@ async fn plant(moto: &Moto, holder: &str, expires: u64) {
 fn up_as(moto: &Moto, holder: &str, extra: &[&str]) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut args = vec!["up", "--yes"];
     args.extend_from_slice(extra);
-    let mut child = common::cli(moto, &args)
+    let mut child = crate::common::cli(moto, &args)
         .env("SPAAACE_LOCK_HOLDER", holder)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -75,7 +73,7 @@ fn text(lines: &Arc<Mutex<Vec<String>>>) -> String {
 async fn two_concurrent_ups_serialize_and_the_second_finds_nothing_to_do() {
     let moto = Moto::start();
     // Hold the lock, so that both runs start while it is taken.
-    let session = common::session(&moto, "dev").await;
+    let session = crate::common::session(&moto, "dev").await;
     let held = lock::acquire(&session.ctx, "the-test", Duration::ZERO)
         .await
         .unwrap();
@@ -96,7 +94,7 @@ async fn two_concurrent_ups_serialize_and_the_second_finds_nothing_to_do() {
     assert!(one.wait().unwrap().success(), "{}", text(&one_said));
     assert!(two.wait().unwrap().success(), "{}", text(&two_said));
 
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     assert_eq!(managed_resources(&ec2).await.len(), 17, "no duplicates");
     // One applied everything, the other found nothing left to change
     // (without the lock both would have created a stack).
@@ -131,7 +129,7 @@ async fn a_dead_holders_lock_expires_and_is_taken_over() {
         "{}",
         text(&lines)
     );
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     assert_eq!(managed_resources(&ec2).await.len(), 17);
 }
 
@@ -147,6 +145,6 @@ async fn lock_timeout_gives_up_naming_the_holder_and_changes_nothing() {
         "{}",
         text(&lines)
     );
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     assert!(managed_resources(&ec2).await.is_empty());
 }

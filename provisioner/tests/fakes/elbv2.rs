@@ -1,10 +1,8 @@
 //! ELBv2 against SDK-level fakes: AWS's DuplicateListener, which moto
 //! does not send (it duplicates listeners instead).
 
-mod fakes;
-
+use crate::support::{ctx, meta, naming, Fakes};
 use aws_smithy_mocks::{mock, Rule};
-use fakes::{ctx, meta, naming, Fakes};
 use provisioner::engine::{self, Refs};
 use provisioner::workload::*;
 

@@ -2,10 +2,8 @@
 //! groups, DeleteCacheSubnetGroup, TestFailover, the transitional states
 //! creating, modifying, snapshotting, deleting, create-failed).
 
-mod fakes;
-
+use crate::support::{change, ctx, meta, naming, network, observed, Fakes};
 use aws_smithy_mocks::{mock, Rule};
-use fakes::{change, ctx, meta, naming, network, observed, Fakes};
 use provisioner::engine::{self, Kind, Refs, Resource};
 use provisioner::tags::Naming;
 use provisioner::workload::*;
@@ -299,7 +297,7 @@ async fn down_deletes_the_group_waits_until_it_is_gone_then_retries_the_subnet_g
 /// "InvalidReplicationGroupState: The requested replication group is not in
 /// the available state." (ElastiCache API reference, DeleteReplicationGroup).
 fn not_available() -> ec_op::delete_replication_group::DeleteReplicationGroupError {
-    ec_op::delete_replication_group::DeleteReplicationGroupError::generic(fakes::answer(
+    ec_op::delete_replication_group::DeleteReplicationGroupError::generic(crate::support::answer(
         "InvalidReplicationGroupState",
         "The requested replication group is not in the available state.",
     ))

@@ -4,10 +4,8 @@
 //! end state as without faults: exactly the desired resources, nothing
 //! else, then nothing at all.
 
-mod common;
-
-use common::fault_proxy::{FaultProxy, Faults};
-use common::{on_moto, session_at, Moto};
+use crate::common::fault_proxy::{FaultProxy, Faults};
+use crate::common::{on_moto, session_at, Moto};
 use std::collections::BTreeMap;
 
 /// (kind, name) → how many exist, of what the environment owns.
