@@ -1,11 +1,12 @@
-//! Speed of the whole stack (network and part 2) against moto 5.2.5: wall
-//! time and API calls of `up` from empty, a no-op `up` and `down`.
+//! Speed of the whole stack (the network and the game's workload) against
+//! moto 5.2.5: wall time and API calls of `up` from empty, a no-op `up` and
+//! `down`.
 //! `cargo bench -p provisioner --bench workload`.
 //!
 //! moto has no ElastiCache parameter groups and never finishes deleting a
 //! replication group, so `up` runs the shipped dev and prod profiles with
 //! the engine's default parameter group, and `down` runs them without
-//! ElastiCache (its deletion is covered by tests/workload_fakes.rs).
+//! ElastiCache (its deletion is covered by tests/fakes/elasticache.rs).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
