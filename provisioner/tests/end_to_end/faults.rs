@@ -46,6 +46,16 @@ async fn cycle(env: &str) {
         "{}",
         report("second up mutated")
     );
+    let plan = session_at(faulty, on_moto(env))
+        .await
+        .plan()
+        .await
+        .unwrap_or_else(|e| panic!("{}error: {e}", report("plan")));
+    assert!(
+        plan.is_empty(),
+        "{}:\n{plan}",
+        report("plan through faults")
+    );
 
     // The end state, read without faults: exactly one of each desired
     // resource, and a plan with nothing to do.
