@@ -28,12 +28,14 @@ RUN apt-get update \
  && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin spaaace
 COPY --from=builder /usr/local/bin/gameserver /usr/local/bin/gameserver
 # No curl in the image: bash's /dev/tcp speaks just enough HTTP to read the
-# status line of /health. The same script is the ECS container health check.
+# status line. The same script is the ECS container health check; both ask
+# /ready (fixtures/load-balancer.toml), not /health, so a Redis failover does
+# not get every container replaced.
 RUN printf '%s\n' \
   '#!/bin/bash' \
-  '# Exit 0 when GET /health on this container answers 200.' \
+  '# Exit 0 when GET ${1:-/ready} on this container answers 200.' \
   'exec 3<>"/dev/tcp/127.0.0.1/${PORT:-3000}" || exit 1' \
-  'printf "GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3' \
+  'printf "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n" "${1:-/ready}" >&3' \
   'IFS=" " read -r -t 4 _ status _ <&3 || exit 1' \
   '[ "$status" = "200" ]' \
   > /usr/local/bin/healthcheck \
@@ -42,6 +44,6 @@ USER 10001:10001
 ENV PORT=3000 NODE_ENV=production
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=15s --retries=3 \
-  CMD ["/usr/local/bin/healthcheck"]
+  CMD ["/usr/local/bin/healthcheck", "/ready"]
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/gameserver"]

@@ -10,7 +10,7 @@ LAB_ROOMS ?= 10
 # The tests start this moto server (pinned in scripts/install-deps.sh).
 export MOTO_SERVER ?= $(CURDIR)/.venv-moto/bin/moto_server
 
-.PHONY: run build deps test test-gameserver test-provisioner test-lab lint bench bench-gameserver bench-provisioner lab lab-scenarios build-lab
+.PHONY: run build deps test test-gameserver test-provisioner test-lab try-provisioner lint bench bench-gameserver bench-provisioner lab lab-scenarios build-lab
 
 run: build
 	PORT=$(PORT) scripts/run.sh
@@ -44,6 +44,11 @@ lab-scenarios: build-lab
 
 build-lab:
 	$(CARGO) build --release -p gameserver -p lab
+
+# The provisioner's whole life against moto, no AWS account needed.
+try-provisioner: deps
+	$(CARGO) build -p provisioner
+	scripts/try-provisioner.sh
 
 lint:
 	$(CARGO) fmt --all --check

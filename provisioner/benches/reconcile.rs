@@ -68,7 +68,7 @@ fn main() {
 }
 
 type Step = for<'a> fn(
-    &'a provisioner::commands::Session,
+    &'a provisioner::session::Session,
 ) -> std::pin::Pin<
     Box<dyn std::future::Future<Output = Result<(), provisioner::Error>> + 'a>,
 >;

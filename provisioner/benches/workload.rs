@@ -1,18 +1,19 @@
-//! Speed of the whole stack (network and part 2) against moto 5.2.5: wall
-//! time and API calls of `up` from empty, a no-op `up` and `down`.
+//! Speed of the whole stack (the network and the game's workload) against
+//! moto 5.2.5: wall time and API calls of `up` from empty, a no-op `up` and
+//! `down`.
 //! `cargo bench -p provisioner --bench workload`.
 //!
 //! moto has no ElastiCache parameter groups and never finishes deleting a
 //! replication group, so `up` runs the shipped dev and prod profiles with
 //! the engine's default parameter group, and `down` runs them without
-//! ElastiCache (its deletion is covered by tests/workload_fakes.rs).
+//! ElastiCache (its deletion is covered by tests/fakes/elasticache.rs).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use provisioner::calls::CallCounts;
-use provisioner::commands::{Session, SessionOptions};
 use provisioner::profile::Profile;
+use provisioner::session::{Session, SessionOptions};
 use provisioner::wait::WaitPolicy;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,6 +30,12 @@ fn profile(env: &str, cache: bool) -> Profile {
         .expect("[cache]");
     c.insert("custom_parameter_group".into(), false.into());
     c.insert("enabled".into(), cache.into());
+    // An image named: no push into the emulator's ECR needed.
+    table
+        .get_mut("service")
+        .and_then(|s| s.as_table_mut())
+        .expect("[service]")
+        .insert("image".into(), "spaaace/gameserver:bench".into());
     Profile::parse(
         Path::new(&format!("{env}.toml")),
         &toml::to_string(&table).unwrap(),
@@ -41,12 +48,14 @@ async fn session(moto: &common::Moto, profile: Profile) -> Session {
         aws: provisioner::aws::AwsOptions {
             region: Some(common::REGION.into()),
             endpoint_url: Some(moto.endpoint.clone()),
+            ..provisioner::aws::AwsOptions::default()
         },
         concurrency: 8,
         wait: WaitPolicy {
             interval: Duration::from_millis(100),
             timeout: Duration::from_secs(60),
             report_every: Duration::from_secs(30),
+            settle: Duration::from_secs(30),
         },
     };
     Session::open(profile, options).await.expect("session")

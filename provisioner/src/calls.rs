@@ -65,7 +65,35 @@ fn is_read(qualified_op: &str) -> bool {
     READ_PREFIXES.iter().any(|p| op.starts_with(p))
 }
 
+/// The IAM action prefix of each service, by the name the SDK gives it.
+const IAM_PREFIXES: &[(&str, &str)] = &[
+    ("Auto Scaling", "autoscaling"),
+    ("EC2", "ec2"),
+    ("ECR", "ecr"),
+    ("ECS", "ecs"),
+    ("ElastiCache", "elasticache"),
+    ("Elastic Load Balancing v2", "elasticloadbalancing"),
+    ("IAM", "iam"),
+    ("SSM", "ssm"),
+];
+
+/// The IAM action a call needs (`ec2:CreateVpc`), when its service is one
+/// this tool uses.
+pub fn iam_action(qualified_op: &str) -> Option<String> {
+    let (service, op) = qualified_op.rsplit_once('.')?;
+    let prefix = IAM_PREFIXES.iter().find(|(s, _)| *s == service)?.1;
+    Some(format!("{prefix}:{op}"))
+}
+
 impl CallCounts {
+    /// The IAM actions these calls needed.
+    pub fn iam_actions(&self) -> std::collections::BTreeSet<String> {
+        self.by_operation
+            .keys()
+            .filter_map(|op| iam_action(op))
+            .collect()
+    }
+
     /// Counts of the mutating operations only, for diagnostics.
     pub fn mutating_operations(&self) -> BTreeMap<&str, u64> {
         self.by_operation
@@ -123,5 +151,18 @@ mod tests {
         let s = c.snapshot();
         assert_eq!((s.mutating, s.read), (1, 3));
         assert_eq!(s.mutating_operations().get("ec2.CreateVpc"), Some(&1));
+    }
+
+    #[test]
+    fn calls_name_their_iam_actions() {
+        assert_eq!(
+            iam_action("Elastic Load Balancing v2.CreateLoadBalancer").as_deref(),
+            Some("elasticloadbalancing:CreateLoadBalancer")
+        );
+        assert_eq!(
+            iam_action("EC2.CreateVpc").as_deref(),
+            Some("ec2:CreateVpc")
+        );
+        assert_eq!(iam_action("Unknown.Thing"), None);
     }
 }

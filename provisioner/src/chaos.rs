@@ -2,7 +2,6 @@
 //! action reports what it did and how to undo it.
 
 use crate::engine::Ctx;
-use crate::error::is_not_found;
 use crate::workload::{auto_scaling_group, ecs_cluster, ecs_service, replication_group};
 use crate::Error;
 use aws_sdk_ecs::types::DesiredStatus;
@@ -237,7 +236,7 @@ pub async fn az_outage(ctx: &Ctx, az: &str) -> Result<ChaosReport, Error> {
 /// Fails the Redis primary over to its replica (ElastiCache TestFailover).
 pub async fn redis_failover(ctx: &Ctx) -> Result<ChaosReport, Error> {
     let group = replication_group::name(&ctx.naming);
-    match ctx
+    let sent = ctx
         .aws
         .elasticache
         .test_failover()
@@ -245,16 +244,17 @@ pub async fn redis_failover(ctx: &Ctx) -> Result<ChaosReport, Error> {
         .node_group_id(NODE_GROUP)
         .send()
         .await
-    {
+        .map_err(|e| Error::aws("failing over", replication_group::KIND, &group, e));
+    match sent {
         Ok(_) => {}
-        Err(e) if is_not_found(&e) => {
+        Err(e) if e.is_not_found() => {
             return Err(Error::unexpected(
                 replication_group::KIND,
                 &group,
                 "does not exist; run `up` first",
             ))
         }
-        Err(e) => return Err(Error::aws("fail over", replication_group::KIND, &group, e)),
+        Err(e) => return Err(e),
     }
     Ok(ChaosReport {
         action: "redis-failover",

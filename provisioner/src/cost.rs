@@ -1,6 +1,7 @@
 //! The monthly estimate of an environment: what the profile asks for, priced
-//! with the unit prices kept as data in `fixtures/prices.toml`. Pure: no AWS
-//! calls, so `cost` works without credentials.
+//! with the unit prices kept as data in `fixtures/prices.toml` (built into
+//! the binary, see [`crate::builtin`]). Pure: no AWS calls, so `cost` works
+//! without credentials.
 
 use crate::profile::{NatLayout, Profile};
 use crate::workload_profile::WorkloadProfile;
@@ -85,7 +86,12 @@ impl Prices {
             path: path.to_path_buf(),
             cause: e.to_string(),
         })?;
-        let mut prices: Prices = toml::from_str(&text).map_err(|e| CostError::Invalid {
+        Self::parse(path, &text)
+    }
+
+    /// Prices from `text`; `path` names it in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, CostError> {
+        let mut prices: Prices = toml::from_str(text).map_err(|e| CostError::Invalid {
             path: path.to_path_buf(),
             cause: e.to_string(),
         })?;
@@ -394,9 +400,8 @@ ingest_gb = 0.5
     }
 
     #[test]
-    fn the_shipped_price_file_parses_and_prices_both_seed_types() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/prices.toml");
-        let p = Prices::load(&path).unwrap();
+    fn the_built_in_price_file_parses_and_prices_both_seed_types() {
+        let p = crate::builtin::prices().unwrap();
         assert!(p.ec2_instance_hour.contains_key("t3.small"));
         assert!(p.ec2_instance_hour.contains_key("m6g.medium"));
         assert_eq!(p.source.region, "us-east-1");

@@ -1,10 +1,10 @@
 //! `deploy --image URI`: a new task-definition revision with the image, the
-//! service moved to it, and a wait until the service is steady (one
-//! deployment, every task running, rollout completed).
+//! service moved to it, and a wait until the game is reachable on it (see
+//! `workload::rollout`).
 
 use crate::engine::{Ctx, Refs};
 use crate::wait::WaitPolicy;
-use crate::workload::{ecs_cluster, ecs_service, task_definition};
+use crate::workload::{ecs_cluster, ecs_service, rollout, task_definition};
 use crate::Error;
 use serde::Serialize;
 use std::time::Instant;
@@ -14,6 +14,7 @@ pub struct DeployReport {
     pub image: String,
     pub task_definition: String,
     pub service: String,
+    pub url: String,
     pub seconds: f64,
 }
 
@@ -24,6 +25,7 @@ pub async fn deploy(
     task: &task_definition::TaskDefinition,
     refs: &Refs,
     steady: &WaitPolicy,
+    https: bool,
 ) -> Result<DeployReport, Error> {
     let start = Instant::now();
     let cluster = ecs_cluster::name(&ctx.naming);
@@ -44,16 +46,17 @@ pub async fn deploy(
         .update_service()
         .cluster(&cluster)
         .service(&service)
-        .task_definition(&revision.id)
+        .task_definition(&revision)
         .send()
         .await
-        .map_err(|e| Error::aws("update", ecs_service::KIND, &service, e))?;
-    tracing::info!("{service} is rolling out {}", revision.id);
-    ecs_service::wait_steady(ctx, steady, &cluster, &service).await?;
+        .map_err(|e| Error::aws("updating", ecs_service::KIND, &service, e))?;
+    tracing::info!("{service} is rolling out {revision}");
+    let reachable = rollout::wait_reachable(ctx, steady, https).await?;
     Ok(DeployReport {
-        image: task.spec.image.clone(),
-        task_definition: revision.id,
+        image: task.spec.image.reference(refs),
+        task_definition: revision,
         service,
+        url: reachable.url,
         seconds: start.elapsed().as_secs_f64(),
     })
 }

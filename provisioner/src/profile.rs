@@ -1,5 +1,6 @@
-//! Environment profiles: TOML files under `fixtures/environments/`, one per
-//! environment, giving the desired stack's settings.
+//! Environment profiles: TOML files, one per environment, giving the
+//! desired stack's settings. The shipped ones (`fixtures/environments/`) are
+//! built into the binary ([`crate::builtin`]).
 //!
 //! Sections other than the ones parsed here are kept as raw TOML, so a new
 //! layer can read its own section with [`Profile::section`] without touching
@@ -62,7 +63,7 @@ pub struct SecurityProfile {
 }
 
 impl Profile {
-    /// The shipped profile of an environment, from `dir`.
+    /// The profile of an environment, from the directory `dir`.
     pub fn for_env(dir: &Path, env: &str) -> Result<Self, Error> {
         Self::load(&dir.join(format!("{env}.toml")))
     }

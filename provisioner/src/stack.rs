@@ -1,9 +1,11 @@
 //! The desired stack of an environment: every kind the tool knows and every
-//! resource the profile asks for. Part 2's layers register here too.
+//! resource the profile asks for: the network and, when the profile has its
+//! sections, the workload.
 
 use crate::engine::{Ctx, Kind, Observed, Resource};
 use crate::network;
 use crate::profile::Profile;
+use crate::tags::Naming;
 use crate::workload::{self, task_definition::TaskDefinition, NetworkKeys};
 use crate::workload_profile::WorkloadProfile;
 use crate::Error;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 pub struct Stack {
     pub kinds: Vec<Arc<dyn Kind>>,
     pub resources: Vec<Arc<dyn Resource>>,
-    /// Part 2, when the profile describes a workload (a network-only
+    /// The workload, when the profile describes one (a network-only
     /// profile has none of its sections).
     pub workload: Option<WorkloadProfile>,
     /// The gameserver's task definition, for `deploy`.
@@ -39,7 +41,7 @@ impl Stack {
             task: None,
         };
         if let Some(w) = &stack.workload {
-            let keys = network_keys(ctx, zones.len());
+            let keys = network_keys(&ctx.naming, zones.len());
             let desired = workload::resources(ctx, profile, w, &keys, image).await?;
             stack.kinds.extend(workload::kinds(w));
             stack.resources.extend(desired.resources);
@@ -65,8 +67,7 @@ impl Stack {
 }
 
 /// The network resources the workload references.
-fn network_keys(ctx: &Ctx, zones: usize) -> NetworkKeys {
-    let n = &ctx.naming;
+pub fn network_keys(n: &Naming, zones: usize) -> NetworkKeys {
     NetworkKeys {
         vpc: network::vpc_key(n),
         public_subnets: (0..zones)
@@ -74,6 +75,9 @@ fn network_keys(ctx: &Ctx, zones: usize) -> NetworkKeys {
             .collect(),
         private_subnets: (0..zones)
             .map(|i| network::subnet_key(n, false, i))
+            .collect(),
+        private_route_tables: (0..zones)
+            .map(|i| network::private_route_table_key(n, i))
             .collect(),
         alb_security_group: network::security_group_key(n, network::Group::Alb),
         ecs_security_group: network::security_group_key(n, network::Group::Ecs),

@@ -12,6 +12,10 @@ pub struct WaitPolicy {
     pub timeout: Duration,
     /// Progress is logged at most this often.
     pub report_every: Duration,
+    /// How long AWS may take to show a change everywhere (eventual
+    /// consistency): a new resource answering NotFound, a new role not yet
+    /// usable, a read that does not show an update yet.
+    pub settle: Duration,
 }
 
 impl Default for WaitPolicy {
@@ -20,6 +24,19 @@ impl Default for WaitPolicy {
             interval: Duration::from_secs(5),
             timeout: Duration::from_secs(20 * 60),
             report_every: Duration::from_secs(30),
+            settle: Duration::from_secs(120),
+        }
+    }
+}
+
+impl WaitPolicy {
+    /// The policy for waiting out eventual consistency: polls more often,
+    /// gives up after `settle`.
+    pub fn settling(&self) -> WaitPolicy {
+        WaitPolicy {
+            interval: self.interval.min(Duration::from_secs(2)),
+            timeout: self.settle,
+            ..*self
         }
     }
 }
@@ -89,6 +106,7 @@ mod tests {
             interval: Duration::from_millis(1),
             timeout: Duration::from_millis(timeout_ms),
             report_every: Duration::from_millis(1),
+            settle: Duration::from_millis(timeout_ms),
         }
     }
 

@@ -1,4 +1,4 @@
-//! The profile sections of part 2 (`[ecs]`, `[service]`, `[alb]`, `[cache]`,
+//! The workload's profile sections (`[ecs]`, `[service]`, `[alb]`, `[cache]`,
 //! `[cost]`): what runs the game, read from the same environment profile as
 //! the network through [`Profile::section`].
 
@@ -31,7 +31,10 @@ pub struct EcsProfile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceProfile {
-    pub image: String,
+    /// The gameserver image; without one, the environment's ECR repository
+    /// at `latest`.
+    #[serde(default)]
+    pub image: Option<String>,
     pub desired_count: i32,
     /// CPU units (1024 = one vCPU) reserved per task.
     pub cpu: i32,
@@ -148,8 +151,11 @@ impl WorkloadProfile {
             ));
         }
         let s = &self.service;
-        if s.image.trim().is_empty() {
-            return Err("service: image is empty".into());
+        if s.image.as_ref().is_some_and(|i| i.trim().is_empty()) {
+            return Err(
+                "service: image is empty (leave it out to use the environment's ECR repository)"
+                    .into(),
+            );
         }
         if s.desired_count < 0 || s.cpu <= 0 || s.memory_mib < 128 {
             return Err(

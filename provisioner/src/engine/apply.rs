@@ -1,14 +1,12 @@
 //! Applying a plan: resources in dependency order, independent branches
 //! concurrently (bounded), then the deletes of what is no longer wanted.
 
-use crate::engine::{
-    delete_observed, diff, order_resources, Ctx, Key, Kind, Observed, Plan, Refs, Resource,
-};
+use crate::engine::reconcile::reconcile;
+use crate::engine::{delete_observed, order_resources, Ctx, Key, Kind, Plan, Resource};
 use crate::Error;
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ApplyOptions {
@@ -55,16 +53,14 @@ pub async fn apply(
             let r = Arc::clone(&resources[i]);
             let observed = plan.matched.get(&r.key()).cloned();
             let snapshot = refs.clone();
-            running.push(
-                async move { (i, reconcile_one(ctx, r.as_ref(), observed, &snapshot).await) },
-            );
+            running.push(async move { (i, reconcile(ctx, r.as_ref(), observed, &snapshot).await) });
         }
         let Some((i, result)) = running.next().await else {
             break;
         };
         match result {
-            Ok(id) => {
-                refs.set(resources[i].key(), id);
+            Ok(current) => {
+                refs.set(resources[i].key(), current.id);
                 for &j in &dependents[i] {
                     remaining[j] -= 1;
                     if remaining[j] == 0 {
@@ -73,81 +69,34 @@ pub async fn apply(
                 }
             }
             Err(e) => {
-                tracing::error!("{e}");
+                tracing::error!("{}", crate::explain::short(&e));
                 failures.push(e);
             }
         }
     }
-    if let Some(first) = failures.first() {
+    if !failures.is_empty() {
         let skipped = remaining.iter().filter(|&&n| n > 0).count();
         if skipped > 0 {
             tracing::warn!("{skipped} resources not reconciled because a dependency failed");
         }
-        return Err(if failures.len() == 1 {
-            failures.remove(0)
+        let failed = failures.len();
+        let first = failures.remove(0);
+        return Err(if failed == 1 {
+            first
         } else {
             Error::Apply {
-                failed: failures.len(),
-                first: Box::new(clone_error(first)),
+                failed,
+                first: Box::new(first),
             }
         });
     }
     delete_observed(ctx, kinds, &plan.unwanted).await
 }
 
-/// Find → compare → create or update → wait, for one resource. Returns its
-/// physical id for the resources that reference it.
-async fn reconcile_one(
-    ctx: &Ctx,
-    r: &dyn Resource,
-    observed: Option<Observed>,
-    refs: &Refs,
-) -> Result<String, Error> {
-    let key = r.key();
-    let start = Instant::now();
-    let (current, created) = match observed {
-        Some(o) => (o, false),
-        None => {
-            tracing::info!("creating {key}");
-            (r.create(ctx, refs).await?, true)
-        }
-    };
-    if created || !current.ready {
-        r.wait(ctx, &current).await?;
-    }
-    let changes = diff(&r.desired(refs), &current.attrs);
-    if !changes.is_empty() {
-        let list: Vec<String> = changes.iter().map(ToString::to_string).collect();
-        tracing::info!("updating {key} ({}): {}", current.id, list.join("; "));
-        r.update(ctx, &current, &changes, refs).await?;
-    }
-    if created {
-        tracing::info!(
-            "created {key} ({}) in {:.1}s",
-            current.id,
-            start.elapsed().as_secs_f64()
-        );
-    } else if !changes.is_empty() {
-        tracing::info!(
-            "updated {key} ({}) in {:.1}s",
-            current.id,
-            start.elapsed().as_secs_f64()
-        );
-    }
-    Ok(current.id)
-}
-
-/// Errors hold no non-clonable sources, so the summary can repeat the first.
-fn clone_error(e: &Error) -> Error {
-    Error::Plan(e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aws::{AwsContext, AwsOptions};
-    use crate::engine::{plan, Attrs, Change, Inventory};
-    use crate::tags::Naming;
+    use crate::engine::{plan, Attrs, Change, Inventory, Observed, Refs, State};
     use crate::wait::WaitPolicy;
     use async_trait::async_trait;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -179,7 +128,7 @@ mod tests {
         fn desired(&self, _refs: &Refs) -> Attrs {
             Attrs::new()
         }
-        async fn create(&self, _ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+        async fn create(&self, _ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
             for d in self.depends_on() {
                 refs.require(&d)?;
             }
@@ -191,15 +140,18 @@ mod tests {
                 return Err(Error::unexpected("fake", self.name, "refused"));
             }
             self.log.created.lock().unwrap().push(self.name.to_string());
-            Ok(Observed {
+            Ok(format!("id-{}", self.name))
+        }
+        async fn read(&self, _ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+            Ok(Some(Observed {
                 kind: "fake",
-                id: format!("id-{}", self.name),
+                id: id.to_string(),
                 name: Some(self.name.to_string()),
                 attrs: Attrs::new(),
                 details: Attrs::new(),
-                ready: true,
+                state: State::Ready,
                 owned: true,
-            })
+            }))
         }
         async fn update(&self, _: &Ctx, _: &Observed, _: &[Change], _: &Refs) -> Result<(), Error> {
             Ok(())
@@ -207,16 +159,7 @@ mod tests {
     }
 
     async fn ctx() -> Ctx {
-        let options = AwsOptions {
-            region: Some("us-east-1".into()),
-            endpoint_url: Some("http://127.0.0.1:9".into()),
-        };
-        Ctx {
-            aws: Arc::new(AwsContext::load(&options).await),
-            naming: Naming::new("spaaace", "test"),
-            wait: WaitPolicy::default(),
-            concurrency: 2,
-        }
+        Ctx::offline(WaitPolicy::default(), 2).await
     }
 
     /// a → {b, c} → d, and an independent chain e → f.

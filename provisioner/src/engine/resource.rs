@@ -23,6 +23,25 @@ pub struct Ctx {
     pub concurrency: usize,
 }
 
+#[cfg(test)]
+impl Ctx {
+    /// A context for tests that never reach AWS (its endpoint is a closed
+    /// loopback port).
+    pub(crate) async fn offline(wait: WaitPolicy, concurrency: usize) -> Ctx {
+        let options = crate::aws::AwsOptions {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        Ctx {
+            aws: Arc::new(AwsContext::load(&options).await),
+            naming: Naming::new("spaaace", "test"),
+            wait,
+            concurrency,
+        }
+    }
+}
+
 /// Identity of a desired resource: its kind and deterministic name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Key {
@@ -58,8 +77,8 @@ pub struct Observed {
     /// Facts needed to act on it that are not compared (association ids...).
     #[serde(skip)]
     pub details: Attrs,
-    /// False while AWS is still bringing it up (pending, creating).
-    pub ready: bool,
+    /// Whether AWS has finished bringing it up.
+    pub state: State,
     /// Carries this environment's ownership tags, so it may be deleted when
     /// no longer wanted.
     pub owned: bool,
@@ -68,6 +87,33 @@ pub struct Observed {
 impl Observed {
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.state == State::Ready
+    }
+}
+
+/// Where AWS is in bringing a resource up, read off its status.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase", tag = "state", content = "detail")]
+pub enum State {
+    Ready,
+    /// Still on its way (pending, creating, modifying...), with AWS's word.
+    Pending(String),
+    /// AWS gave up on it (a failed NAT gateway or load balancer, a
+    /// replication group that failed to create), with the reason.
+    Failed(String),
+}
+
+impl State {
+    /// Ready when `ready`, else pending with the status AWS gave.
+    pub fn from_status(ready: bool, status: impl Into<String>) -> State {
+        if ready {
+            State::Ready
+        } else {
+            State::Pending(status.into())
+        }
     }
 }
 
@@ -90,6 +136,10 @@ pub trait Kind: Send + Sync {
 }
 
 /// A desired resource: what should exist and how to get it there.
+///
+/// The engine ends every create and update with a `read` (as
+/// terraform-provider-aws ends Create with Read): what a resource is, is
+/// what AWS says, never what a create assumed.
 #[async_trait]
 pub trait Resource: Send + Sync {
     fn key(&self) -> Key;
@@ -101,9 +151,13 @@ pub trait Resource: Send + Sync {
     /// created yet resolve to [`crate::engine::PENDING`].
     fn desired(&self, refs: &Refs) -> Attrs;
 
-    /// Creates it, tagged at creation; returns it with the attributes the
-    /// creation set (the engine applies the remaining ones with `update`).
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error>;
+    /// Creates it, tagged at creation, with one mutating call (so the engine
+    /// may repeat it while a dependency is not yet visible to AWS); returns
+    /// its id. Everything else it needs is applied by `update`.
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error>;
+
+    /// It as AWS reports it now, or `None` while AWS does not know it (yet).
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error>;
 
     /// Brings `current` to the desired state by applying `changes`.
     async fn update(
@@ -113,12 +167,6 @@ pub trait Resource: Send + Sync {
         changes: &[Change],
         refs: &Refs,
     ) -> Result<(), Error>;
-
-    /// Waits until it is usable (called after create, or when discovery
-    /// found it not ready).
-    async fn wait(&self, _ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
-        Ok(())
-    }
 
     /// Whether an observed resource without a matching Name is this one
     /// (for example a subnet by its CIDR), so drift on the Name tag is

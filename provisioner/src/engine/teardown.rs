@@ -2,7 +2,8 @@
 
 use crate::engine::{kind_levels, Ctx, Kind, Observed};
 use crate::Error;
-use futures::future::join_all;
+use futures::future::{join_all, BoxFuture};
+use futures::stream::{self, StreamExt};
 use std::sync::Arc;
 
 /// Deletes `items`, the kinds that depend on others first; kinds on the
@@ -40,10 +41,23 @@ pub async fn delete_observed(
         let mut errors: Vec<Error> = results.into_iter().filter_map(Result::err).collect();
         if !errors.is_empty() {
             for e in &errors {
-                tracing::error!("{e}");
+                tracing::error!("{}", crate::explain::short(e));
             }
             return Err(errors.remove(0));
         }
     }
     Ok(())
+}
+
+/// Runs the jobs, at most `ctx.concurrency` at a time; returns the first
+/// error after all have run.
+pub async fn run_bounded(
+    ctx: &Ctx,
+    jobs: Vec<BoxFuture<'_, Result<(), Error>>>,
+) -> Result<(), Error> {
+    let results: Vec<Result<(), Error>> = stream::iter(jobs)
+        .buffer_unordered(ctx.concurrency.max(1))
+        .collect()
+        .await;
+    results.into_iter().collect()
 }

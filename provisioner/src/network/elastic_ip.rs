@@ -1,17 +1,20 @@
 //! Elastic IPs for the NAT gateways: found by the environment's tags;
-//! released only once no NAT gateway holds them.
+//! released only once no NAT gateway holds them (AWS answers
+//! `InvalidIPAddress.InUse` meanwhile, which `crate::retry` waits out).
 
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::network::ec2;
+use crate::aws::ec2;
+use crate::engine::{
+    run_bounded, Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State,
+};
+use crate::retry;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{DomainType, ResourceType};
+use aws_sdk_ec2::types::{Address, DomainType, ResourceType};
 use futures::FutureExt;
 
 pub const KIND: &str = "elastic-ip";
 const DOMAIN: &str = "domain";
-const IN_USE: &[&str] = &["InvalidIPAddress.InUse", "DependencyViolation"];
 
 pub struct ElasticIpKind;
 
@@ -26,43 +29,46 @@ impl Kind for ElasticIpKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let out = ctx
-            .aws
-            .ec2
-            .describe_addresses()
-            .set_filters(Some(ec2::owned_filters(&ctx.naming)))
-            .send()
-            .await
-            .map_err(|e| Error::aws("listing", KIND, &ctx.naming.name("*-eip"), e))?;
-        Ok(out
-            .addresses()
-            .iter()
-            .map(|a| {
-                let tagged = ec2::read_tags(&ctx.naming, a.tags());
-                let mut attrs = tagged.attrs;
-                attrs.insert(
-                    DOMAIN.into(),
-                    a.domain().map(|d| d.as_str()).unwrap_or("vpc").to_string(),
-                );
-                Observed {
-                    kind: KIND,
-                    id: a.allocation_id().unwrap_or_default().to_string(),
-                    name: tagged.name,
-                    attrs,
-                    details: Attrs::new(),
-                    ready: true,
-                    owned: tagged.owned,
-                }
-            })
-            .collect())
+        let owned = ec2::owned_filters(&ctx.naming);
+        let addresses = ec2::addresses(ctx, &ctx.naming.name("*-eip"), |c| {
+            c.set_filters(Some(owned))
+        })
+        .await?;
+        Ok(addresses.iter().map(|a| observe(&ctx.naming, a)).collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        ec2::run_bounded(
+        run_bounded(
             ctx,
-            items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
+            items
+                .iter()
+                .map(|o| {
+                    retry::delete(ctx, KIND, o.display_name(), move || {
+                        ctx.aws.ec2.release_address().allocation_id(&o.id).send()
+                    })
+                    .boxed()
+                })
+                .collect(),
         )
         .await
+    }
+}
+
+fn observe(naming: &Naming, a: &Address) -> Observed {
+    let tags = ec2::tags(a.tags());
+    let mut attrs = tags.attrs();
+    attrs.insert(
+        DOMAIN.into(),
+        a.domain().map(|d| d.as_str()).unwrap_or("vpc").to_string(),
+    );
+    Observed {
+        kind: KIND,
+        id: a.allocation_id().unwrap_or_default().to_string(),
+        name: tags.name(),
+        attrs,
+        details: Attrs::new(),
+        state: State::Ready,
+        owned: tags.owned_by(naming),
     }
 }
 
@@ -82,13 +88,12 @@ impl Resource for ElasticIp {
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        let mut attrs = self.naming.desired_tags(&self.name);
         attrs.insert(DOMAIN.into(), "vpc".into());
         attrs
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
         let out = ctx
             .aws
             .ec2
@@ -102,22 +107,19 @@ impl Resource for ElasticIp {
             .send()
             .await
             .map_err(|e| Error::aws("allocating", KIND, &self.name, e))?;
-        let id = out.allocation_id().ok_or_else(|| {
+        out.allocation_id().map(str::to_string).ok_or_else(|| {
             Error::unexpected(
                 KIND,
                 &self.name,
                 "AllocateAddress returned no allocation id",
             )
-        })?;
-        Ok(Observed {
-            kind: KIND,
-            id: id.to_string(),
-            name: Some(self.name.clone()),
-            attrs: self.desired(refs),
-            details: Attrs::new(),
-            ready: true,
-            owned: true,
         })
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        Ok(ec2::find_address(ctx, id)
+            .await?
+            .map(|a| observe(&ctx.naming, &a)))
     }
 
     async fn update(
@@ -132,14 +134,4 @@ impl Resource for ElasticIp {
         }
         ec2::update_tags(ctx, KIND, &self.name, &current.id, changes).await
     }
-}
-
-async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
-    // A NAT gateway being deleted holds its address until it is gone; AWS
-    // refuses the release meanwhile, so retry while it says "in use".
-    ec2::retry_while(ctx, "releasing", KIND, o.display_name(), IN_USE, || {
-        let call = ctx.aws.ec2.release_address().allocation_id(&o.id).send();
-        async move { call.await.map(|_| ()) }
-    })
-    .await
 }

@@ -1,9 +1,12 @@
 //! The internet gateway: found by the environment's tags (so one left
 //! detached by an interrupted run is reused) or attached to the VPC.
 
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::gone_ok;
-use crate::network::{ec2, vpc};
+use crate::aws::ec2;
+use crate::engine::{
+    run_bounded, Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State,
+};
+use crate::network::vpc;
+use crate::retry;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -13,8 +16,6 @@ use std::collections::BTreeMap;
 
 pub const KIND: &str = "internet-gateway";
 const ATTACHED: &str = "attached to";
-/// Retried while the VPC still has public addresses mapped.
-const BUSY: &[&str] = &["DependencyViolation"];
 
 pub struct InternetGatewayKind;
 
@@ -29,31 +30,21 @@ impl Kind for InternetGatewayKind {
     }
 
     async fn discover(&self, ctx: &Ctx, found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let listing = |e| Error::aws("listing", KIND, &ctx.naming.name("igw"), e);
-        let tagged = ctx
-            .aws
-            .ec2
-            .describe_internet_gateways()
-            .set_filters(Some(ec2::owned_filters(&ctx.naming)))
-            .send()
-            .await
-            .map_err(listing)?;
+        let label = ctx.naming.name("igw");
+        let owned = ec2::owned_filters(&ctx.naming);
+        let tagged = ec2::internet_gateways(ctx, &label, |c| c.set_filters(Some(owned))).await?;
         let mut by_id: BTreeMap<String, Observed> = BTreeMap::new();
-        for igw in tagged.internet_gateways() {
+        for igw in &tagged {
             let o = observe(&ctx.naming, igw);
             by_id.insert(o.id.clone(), o);
         }
         let vpcs: Vec<String> = found.of(vpc::KIND).iter().map(|v| v.id.clone()).collect();
         if !vpcs.is_empty() {
-            let attached = ctx
-                .aws
-                .ec2
-                .describe_internet_gateways()
-                .filters(ec2::filter("attachment.vpc-id", vpcs))
-                .send()
-                .await
-                .map_err(listing)?;
-            for igw in attached.internet_gateways() {
+            let attached = ec2::internet_gateways(ctx, &label, |c| {
+                c.filters(ec2::filter("attachment.vpc-id", vpcs))
+            })
+            .await?;
+            for igw in &attached {
                 let o = observe(&ctx.naming, igw);
                 by_id.entry(o.id.clone()).or_insert(o);
             }
@@ -62,7 +53,7 @@ impl Kind for InternetGatewayKind {
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        ec2::run_bounded(
+        run_bounded(
             ctx,
             items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
         )
@@ -71,19 +62,19 @@ impl Kind for InternetGatewayKind {
 }
 
 fn observe(naming: &Naming, igw: &AwsIgw) -> Observed {
-    let tagged = ec2::read_tags(naming, igw.tags());
-    let mut attrs = tagged.attrs;
+    let tags = ec2::tags(igw.tags());
+    let mut attrs = tags.attrs();
     if let Some(vpc_id) = igw.attachments().iter().find_map(|a| a.vpc_id()) {
         attrs.insert(ATTACHED.into(), vpc_id.to_string());
     }
     Observed {
         kind: KIND,
         id: igw.internet_gateway_id().unwrap_or_default().to_string(),
-        name: tagged.name,
+        name: tags.name(),
         attrs,
         details: Attrs::new(),
-        ready: true,
-        owned: tagged.owned,
+        state: State::Ready,
+        owned: tags.owned_by(naming),
     }
 }
 
@@ -104,13 +95,12 @@ impl Resource for InternetGateway {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        let mut attrs = self.naming.desired_tags(&self.name);
         attrs.insert(ATTACHED.into(), refs.id(&self.vpc));
         attrs
     }
 
-    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
         let out = ctx
             .aws
             .ec2
@@ -123,14 +113,22 @@ impl Resource for InternetGateway {
             .send()
             .await
             .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
-        let igw = out.internet_gateway().ok_or_else(|| {
-            Error::unexpected(
-                KIND,
-                &self.name,
-                "CreateInternetGateway returned no gateway",
-            )
-        })?;
-        Ok(observe(&ctx.naming, igw))
+        out.internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::unexpected(
+                    KIND,
+                    &self.name,
+                    "CreateInternetGateway returned no gateway",
+                )
+            })
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        Ok(ec2::find_internet_gateway(ctx, id)
+            .await?
+            .map(|g| observe(&ctx.naming, &g)))
     }
 
     async fn update(
@@ -166,27 +164,27 @@ impl Resource for InternetGateway {
     }
 }
 
+/// Detaches (retried while the VPC still maps public addresses), then
+/// deletes.
 async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
     let name = o.display_name();
     if let Some(vpc_id) = o.attrs.get(ATTACHED) {
-        ec2::retry_while(ctx, "detaching", KIND, name, BUSY, || {
-            let call = ctx
-                .aws
+        retry::delete(ctx, KIND, name, || {
+            ctx.aws
                 .ec2
                 .detach_internet_gateway()
                 .internet_gateway_id(&o.id)
                 .vpc_id(vpc_id)
-                .send();
-            async move { call.await.map(|_| ()) }
+                .send()
         })
         .await?;
     }
-    let result = ctx
-        .aws
-        .ec2
-        .delete_internet_gateway()
-        .internet_gateway_id(&o.id)
-        .send()
-        .await;
-    gone_ok(result, "deleting", KIND, name)
+    retry::delete(ctx, KIND, name, || {
+        ctx.aws
+            .ec2
+            .delete_internet_gateway()
+            .internet_gateway_id(&o.id)
+            .send()
+    })
+    .await
 }

@@ -6,7 +6,6 @@
 //! `private-rt-a|b|c`, `alb-sg`, `ecs-sg`, `redis-sg`. Later layers refer
 //! to them through the `*_key` functions.
 
-pub mod ec2;
 pub mod elastic_ip;
 pub mod internet_gateway;
 pub mod nat_gateway;
@@ -15,6 +14,7 @@ pub mod security_group;
 pub mod subnet;
 pub mod vpc;
 
+use crate::aws::ec2;
 use crate::engine::{Ctx, Key, Kind, Observed, Resource};
 use crate::profile::{NatLayout, Profile};
 use crate::tags::Naming;
@@ -59,6 +59,14 @@ pub fn security_group_key(n: &Naming, group: Group) -> Key {
     Key::new(security_group::KIND, n.name(group.suffix()))
 }
 
+/// The private route table of zone `index` (0-based).
+pub fn private_route_table_key(n: &Naming, index: usize) -> Key {
+    Key::new(
+        route_table::KIND,
+        n.name(&format!("private-rt-{}", letter(index))),
+    )
+}
+
 fn nat_key(n: &Naming, index: usize) -> Key {
     Key::new(nat_gateway::KIND, n.name(&format!("nat-{}", letter(index))))
 }
@@ -91,7 +99,7 @@ pub async fn zones(ctx: &Ctx, profile: &Profile) -> Result<Vec<String>, Error> {
         .map_err(|e| {
             Error::aws(
                 "listing",
-                "availability-zone",
+                "availability zones in region",
                 ctx.aws.region().unwrap_or("(no region)"),
                 e,
             )
@@ -103,14 +111,11 @@ pub async fn zones(ctx: &Ctx, profile: &Profile) -> Result<Vec<String>, Error> {
         .collect();
     names.sort();
     if names.len() < wanted {
-        return Err(Error::unexpected(
-            "availability-zone",
-            ctx.aws.region().unwrap_or("(no region)"),
-            format!(
-                "the profile needs {wanted} zones but the region offers {}",
-                names.len()
-            ),
-        ));
+        return Err(Error::TooFewZones {
+            region: ctx.aws.region().unwrap_or("(no region)").to_string(),
+            have: names.len(),
+            need: wanted,
+        });
     }
     names.truncate(wanted);
     Ok(names)
@@ -179,7 +184,7 @@ pub fn resources(n: &Naming, profile: &Profile, zones: &[String]) -> Vec<Arc<dyn
     for i in 0..zones.len() {
         out.push(Arc::new(route_table::RouteTable {
             naming: n.clone(),
-            name: n.name(&format!("private-rt-{}", letter(i))),
+            name: private_route_table_key(n, i).name,
             vpc: vpc_key(n),
             default_route: nat_key(n, i.min(nat_count - 1)),
             subnets: vec![subnet_key(n, false, i)],

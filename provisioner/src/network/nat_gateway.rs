@@ -2,11 +2,13 @@
 //! created in a public subnet with an Elastic IP; deleted and waited for
 //! until gone, so that the address can be released.
 
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::{gone_ok, is_not_found};
-use crate::network::{ec2, elastic_ip, internet_gateway, subnet, vpc};
-use crate::tags::Naming;
-use crate::wait::{self, Poll};
+use crate::aws::ec2;
+use crate::engine::{
+    run_bounded, Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State,
+};
+use crate::network::{elastic_ip, internet_gateway, subnet, vpc};
+use crate::retry::{self, Presence};
+use crate::tags::{Naming, ATTR_PREFIX};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway as AwsNat, NatGatewayState, ResourceType};
@@ -33,27 +35,18 @@ impl Kind for NatGatewayKind {
         if vpcs.is_empty() {
             return Ok(Vec::new());
         }
-        let out = ctx
-            .aws
-            .ec2
-            .describe_nat_gateways()
-            .filter(ec2::filter("vpc-id", vpcs))
-            .filter(ec2::filter(
+        let nats = ec2::nat_gateways(ctx, &ctx.naming.name("nat-*"), |c| {
+            c.filter(ec2::filter("vpc-id", vpcs)).filter(ec2::filter(
                 "state",
                 ["pending".to_string(), "available".to_string()],
             ))
-            .send()
-            .await
-            .map_err(|e| Error::aws("listing", KIND, &ctx.naming.name("nat-*"), e))?;
-        Ok(out
-            .nat_gateways()
-            .iter()
-            .map(|n| observe(&ctx.naming, n))
-            .collect())
+        })
+        .await?;
+        Ok(nats.iter().map(|n| observe(&ctx.naming, n)).collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        ec2::run_bounded(
+        run_bounded(
             ctx,
             items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
         )
@@ -62,8 +55,8 @@ impl Kind for NatGatewayKind {
 }
 
 fn observe(naming: &Naming, nat: &AwsNat) -> Observed {
-    let tagged = ec2::read_tags(naming, nat.tags());
-    let mut attrs = tagged.attrs;
+    let tags = ec2::tags(nat.tags());
+    let mut attrs = tags.attrs();
     attrs.insert(
         SUBNET.into(),
         nat.subnet_id().unwrap_or_default().to_string(),
@@ -75,61 +68,24 @@ fn observe(naming: &Naming, nat: &AwsNat) -> Observed {
     {
         attrs.insert(ADDRESS.into(), alloc.to_string());
     }
+    let state = match nat.state() {
+        Some(NatGatewayState::Available) => State::Ready,
+        Some(NatGatewayState::Failed) => State::Failed(
+            nat.failure_message()
+                .unwrap_or("no reason given")
+                .to_string(),
+        ),
+        other => State::Pending(other.map(|s| s.as_str()).unwrap_or("unknown").to_string()),
+    };
     Observed {
         kind: KIND,
         id: nat.nat_gateway_id().unwrap_or_default().to_string(),
-        name: tagged.name,
+        name: tags.name(),
         attrs,
         details: Attrs::new(),
-        ready: nat.state() == Some(&NatGatewayState::Available),
-        owned: tagged.owned,
+        state,
+        owned: tags.owned_by(naming),
     }
-}
-
-/// Polls until the gateway reaches `target`; a failed gateway is an error
-/// carrying AWS's reason.
-async fn wait_state(ctx: &Ctx, id: &str, name: &str, target: NatGatewayState) -> Result<(), Error> {
-    let label = if target == NatGatewayState::Deleted {
-        "deleted"
-    } else {
-        "available"
-    };
-    wait::until(&ctx.wait, KIND, name, label, || async {
-        let out = ctx
-            .aws
-            .ec2
-            .describe_nat_gateways()
-            .nat_gateway_ids(id)
-            .send()
-            .await;
-        let out = match out {
-            Err(e) if is_not_found(&e) && target == NatGatewayState::Deleted => {
-                return Ok(Poll::Done)
-            }
-            other => other.map_err(|e| Error::aws("reading", KIND, name, e))?,
-        };
-        let Some(nat) = out.nat_gateways().first() else {
-            return Ok(Poll::Done);
-        };
-        match nat.state() {
-            Some(s) if *s == target => Ok(Poll::Done),
-            Some(NatGatewayState::Failed) if target != NatGatewayState::Deleted => {
-                Err(Error::unexpected(
-                    KIND,
-                    name,
-                    format!(
-                        "failed to become available: {}",
-                        nat.failure_message().unwrap_or("no reason given")
-                    ),
-                ))
-            }
-            Some(NatGatewayState::Failed) => Ok(Poll::Done),
-            s => Ok(Poll::Pending(
-                s.map(|s| s.as_str().to_string()).unwrap_or_default(),
-            )),
-        }
-    })
-    .await
 }
 
 pub struct NatGateway {
@@ -156,14 +112,13 @@ impl Resource for NatGateway {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        let mut attrs = self.naming.desired_tags(&self.name);
         attrs.insert(SUBNET.into(), refs.id(&self.subnet));
         attrs.insert(ADDRESS.into(), refs.id(&self.address));
         attrs
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let out = ctx
             .aws
             .ec2
@@ -179,16 +134,19 @@ impl Resource for NatGateway {
             .send()
             .await
             .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
-        let nat = out.nat_gateway().ok_or_else(|| {
-            Error::unexpected(KIND, &self.name, "CreateNatGateway returned no gateway")
-        })?;
-        let mut observed = observe(&ctx.naming, nat);
-        // The response may omit the address while the gateway is pending.
-        observed
-            .attrs
-            .entry(ADDRESS.into())
-            .or_insert_with(|| refs.id(&self.address));
-        Ok(observed)
+        out.nat_gateway()
+            .and_then(|n| n.nat_gateway_id())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::unexpected(KIND, &self.name, "CreateNatGateway returned no gateway")
+            })
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        Ok(ec2::find_nat_gateway(ctx, id)
+            .await?
+            .filter(|n| n.state() != Some(&NatGatewayState::Deleted))
+            .map(|n| observe(&ctx.naming, &n)))
     }
 
     async fn update(
@@ -198,29 +156,35 @@ impl Resource for NatGateway {
         changes: &[Change],
         _refs: &Refs,
     ) -> Result<(), Error> {
-        if let Some(c) = changes
-            .iter()
-            .find(|c| !c.attr.starts_with(crate::tags::ATTR_PREFIX))
-        {
+        if let Some(c) = changes.iter().find(|c| !c.attr.starts_with(ATTR_PREFIX)) {
             return Err(ec2::immutable(KIND, &self.name, c));
         }
         ec2::update_tags(ctx, KIND, &self.name, &current.id, changes).await
     }
-
-    async fn wait(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        wait_state(ctx, &current.id, &self.name, NatGatewayState::Available).await
-    }
 }
 
+/// Deletes and waits until AWS reports it deleted (or no longer knows it).
 async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
     let name = o.display_name();
-    let result = ctx
-        .aws
-        .ec2
-        .delete_nat_gateway()
-        .nat_gateway_id(&o.id)
-        .send()
-        .await;
-    gone_ok(result, "deleting", KIND, name)?;
-    wait_state(ctx, &o.id, name, NatGatewayState::Deleted).await
+    let delete = || async {
+        ctx.aws
+            .ec2
+            .delete_nat_gateway()
+            .nat_gateway_id(&o.id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, name, e))
+    };
+    let probe = || async {
+        Ok(match ec2::find_nat_gateway(ctx, &o.id).await? {
+            None => Presence::Gone,
+            Some(n) => match n.state() {
+                Some(NatGatewayState::Deleted) | Some(NatGatewayState::Failed) => Presence::Gone,
+                Some(NatGatewayState::Deleting) => Presence::Going("deleting".into()),
+                s => Presence::Present(s.map(|s| s.as_str()).unwrap_or("unknown").to_string()),
+            },
+        })
+    };
+    retry::delete_until_gone(ctx, KIND, name, delete, probe).await
 }

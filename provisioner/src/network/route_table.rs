@@ -2,13 +2,16 @@
 //! VPC (the main table left alone). Routes other than the local one and
 //! associations not in the spec are drift and get removed.
 
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::aws::ec2;
+use crate::engine::{
+    run_bounded, Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State,
+};
 use crate::error::gone_ok;
-use crate::network::{ec2, internet_gateway, nat_gateway, subnet, vpc};
+use crate::network::{internet_gateway, nat_gateway, subnet, vpc};
+use crate::retry;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_ec2::error::ProvideErrorMetadata;
 use aws_sdk_ec2::types::{ResourceType, Route, RouteState, RouteTable as AwsRouteTable};
 use futures::FutureExt;
 use std::collections::BTreeSet;
@@ -41,29 +44,19 @@ impl Kind for RouteTableKind {
         if vpcs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pages = ctx
-            .aws
-            .ec2
-            .describe_route_tables()
-            .filters(ec2::filter("vpc-id", vpcs))
-            .into_paginator()
-            .send();
-        let mut observed = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| Error::aws("listing", KIND, &ctx.naming.name("*-rt"), e))?;
-            for rt in page.route_tables() {
-                let main = rt.associations().iter().any(|a| a.main() == Some(true));
-                if !main {
-                    observed.push(observe(&ctx.naming, rt));
-                }
-            }
-        }
-        Ok(observed)
+        let tables = ec2::route_tables_where(ctx, &ctx.naming.name("*-rt"), |c| {
+            c.filters(ec2::filter("vpc-id", vpcs))
+        })
+        .await?;
+        Ok(tables
+            .iter()
+            .filter(|rt| !rt.associations().iter().any(|a| a.main() == Some(true)))
+            .map(|rt| observe(&ctx.naming, rt))
+            .collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        ec2::run_bounded(
+        run_bounded(
             ctx,
             items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
         )
@@ -72,8 +65,8 @@ impl Kind for RouteTableKind {
 }
 
 fn observe(naming: &Naming, rt: &AwsRouteTable) -> Observed {
-    let tagged = ec2::read_tags(naming, rt.tags());
-    let mut attrs = tagged.attrs;
+    let tags = ec2::tags(rt.tags());
+    let mut attrs = tags.attrs();
     attrs.insert(VPC.into(), rt.vpc_id().unwrap_or_default().to_string());
     for route in rt.routes() {
         if let Some((dest, target)) = route_entry(route) {
@@ -94,11 +87,11 @@ fn observe(naming: &Naming, rt: &AwsRouteTable) -> Observed {
     Observed {
         kind: KIND,
         id: rt.route_table_id().unwrap_or_default().to_string(),
-        name: tagged.name,
+        name: tags.name(),
         attrs,
         details,
-        ready: true,
-        owned: tagged.owned,
+        state: State::Ready,
+        owned: tags.owned_by(naming),
     }
 }
 
@@ -161,8 +154,7 @@ impl Resource for RouteTable {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        let mut attrs = self.naming.desired_tags(&self.name);
         attrs.insert(VPC.into(), refs.id(&self.vpc));
         attrs.insert(
             format!("{ROUTE_PREFIX}0.0.0.0/0"),
@@ -173,7 +165,7 @@ impl Resource for RouteTable {
         attrs
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let out = ctx
             .aws
             .ec2
@@ -187,10 +179,18 @@ impl Resource for RouteTable {
             .send()
             .await
             .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
-        let rt = out.route_table().ok_or_else(|| {
-            Error::unexpected(KIND, &self.name, "CreateRouteTable returned no table")
-        })?;
-        Ok(observe(&ctx.naming, rt))
+        out.route_table()
+            .and_then(|rt| rt.route_table_id())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::unexpected(KIND, &self.name, "CreateRouteTable returned no table")
+            })
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        Ok(ec2::find_route_table(ctx, id)
+            .await?
+            .map(|rt| observe(&ctx.naming, &rt)))
     }
 
     async fn update(
@@ -260,7 +260,11 @@ impl RouteTable {
                     .destination_cidr_block(dest)
                     .send()
                     .await;
-                gone_ok(result, "deleting a route of", KIND, &self.name)?;
+                gone_ok(
+                    result
+                        .map(|_| ())
+                        .map_err(|e| Error::aws("deleting a route of", KIND, &self.name, e)),
+                )?;
             }
         }
         Ok(())
@@ -268,16 +272,11 @@ impl RouteTable {
 
     async fn move_association(&self, ctx: &Ctx, table: &str, subnet: &str) -> Result<(), Error> {
         let fail = |e| Error::aws("moving a subnet association to", KIND, &self.name, e);
-        let out = ctx
-            .aws
-            .ec2
-            .describe_route_tables()
-            .filters(ec2::filter("association.subnet-id", [subnet.to_string()]))
-            .send()
-            .await
-            .map_err(|e| Error::aws("reading the association of", KIND, &self.name, e))?;
-        let assoc = out
-            .route_tables()
+        let tables = ec2::route_tables_where(ctx, &self.name, |c| {
+            c.filters(ec2::filter("association.subnet-id", [subnet.to_string()]))
+        })
+        .await?;
+        let assoc = tables
             .iter()
             .flat_map(|t| t.associations())
             .find(|a| a.subnet_id() == Some(subnet))
@@ -320,7 +319,11 @@ impl RouteTable {
                     .association_id(assoc)
                     .send()
                     .await;
-                gone_ok(result, "disassociating", KIND, &self.name)?;
+                gone_ok(
+                    result
+                        .map(|_| ())
+                        .map_err(|e| Error::aws("disassociating", KIND, &self.name, e)),
+                )?;
             }
         }
         for subnet in want.difference(&have) {
@@ -332,40 +335,41 @@ impl RouteTable {
                 .subnet_id(subnet)
                 .send()
                 .await;
-            match result {
+            match result.map_err(|e| Error::aws("associating a subnet with", KIND, &self.name, e)) {
                 Ok(_) => {}
                 // Associated with another table (one that lost its Name, say):
                 // move it over.
                 Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
                     self.move_association(ctx, &current.id, subnet).await?
                 }
-                Err(e) => return Err(Error::aws("associating a subnet with", KIND, &self.name, e)),
+                Err(e) => return Err(e),
             }
         }
         Ok(())
     }
 }
 
+/// Disassociates its subnets, then deletes it.
 async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
     let name = o.display_name();
     for (key, assoc) in &o.details {
         if key.starts_with(ASSOCIATION_PREFIX) {
-            let result = ctx
-                .aws
-                .ec2
-                .disassociate_route_table()
-                .association_id(assoc)
-                .send()
-                .await;
-            gone_ok(result, "disassociating", KIND, name)?;
+            retry::delete(ctx, KIND, name, || {
+                ctx.aws
+                    .ec2
+                    .disassociate_route_table()
+                    .association_id(assoc)
+                    .send()
+            })
+            .await?;
         }
     }
-    let result = ctx
-        .aws
-        .ec2
-        .delete_route_table()
-        .route_table_id(&o.id)
-        .send()
-        .await;
-    gone_ok(result, "deleting", KIND, name)
+    retry::delete(ctx, KIND, name, || {
+        ctx.aws
+            .ec2
+            .delete_route_table()
+            .route_table_id(&o.id)
+            .send()
+    })
+    .await
 }

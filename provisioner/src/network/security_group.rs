@@ -3,14 +3,19 @@
 //! Each rule is one attribute, so an extra rule opened out of band is drift
 //! that `up` revokes.
 
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
+use crate::aws::ec2;
+use crate::engine::{
+    run_bounded, Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State,
+};
 use crate::error::gone_ok;
-use crate::network::{ec2, vpc};
+use crate::network::vpc;
+use crate::retry;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    IpPermission, IpRange, Ipv6Range, ResourceType, SecurityGroup as AwsSg, UserIdGroupPair,
+    IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup as AwsSg,
+    UserIdGroupPair,
 };
 use futures::FutureExt;
 
@@ -109,8 +114,13 @@ impl Rule {
         if let Some((from, to)) = self.ports {
             p = p.from_port(from).to_port(to);
         }
+        // A rule's peer goes back in the field it came from: another group,
+        // a managed prefix list (EC2 API reference, IpPermission:
+        // PrefixListIds), an IPv6 or an IPv4 range.
         p = if self.peer.starts_with("sg-") {
             p.user_id_group_pairs(UserIdGroupPair::builder().group_id(&self.peer).build())
+        } else if self.peer.starts_with("pl-") {
+            p.prefix_list_ids(PrefixListId::builder().prefix_list_id(&self.peer).build())
         } else if self.peer.contains(':') {
             p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(&self.peer).build())
         } else {
@@ -170,30 +180,18 @@ impl Kind for SecurityGroupKind {
         if vpcs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pages = ctx
-            .aws
-            .ec2
-            .describe_security_groups()
-            .filters(ec2::filter("vpc-id", vpcs))
-            .into_paginator()
-            .send();
-        let mut observed = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| Error::aws("listing", KIND, &ctx.naming.name("*-sg"), e))?;
-            for sg in page.security_groups() {
-                if sg.group_name() != Some("default") {
-                    observed.push(observe(&ctx.naming, sg));
-                }
-            }
-        }
-        Ok(observed)
+        let groups = ec2::security_groups_in(ctx, vpcs).await?;
+        Ok(groups
+            .iter()
+            .filter(|sg| sg.group_name() != Some("default"))
+            .map(|sg| observe(&ctx.naming, sg))
+            .collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         // Groups referencing each other cannot be deleted until the
         // references are gone: revoke every ingress rule first.
-        ec2::run_bounded(
+        run_bounded(
             ctx,
             items
                 .iter()
@@ -201,17 +199,25 @@ impl Kind for SecurityGroupKind {
                 .collect(),
         )
         .await?;
-        ec2::run_bounded(
+        run_bounded(
             ctx,
-            items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
+            items
+                .iter()
+                .map(|o| {
+                    retry::delete(ctx, KIND, o.display_name(), move || {
+                        ctx.aws.ec2.delete_security_group().group_id(&o.id).send()
+                    })
+                    .boxed()
+                })
+                .collect(),
         )
         .await
     }
 }
 
 fn observe(naming: &Naming, sg: &AwsSg) -> Observed {
-    let tagged = ec2::read_tags(naming, sg.tags());
-    let mut attrs = tagged.attrs;
+    let tags = ec2::tags(sg.tags());
+    let mut attrs = tags.attrs();
     attrs.insert(VPC.into(), sg.vpc_id().unwrap_or_default().to_string());
     attrs.insert(
         GROUP_NAME.into(),
@@ -226,11 +232,11 @@ fn observe(naming: &Naming, sg: &AwsSg) -> Observed {
     Observed {
         kind: KIND,
         id: sg.group_id().unwrap_or_default().to_string(),
-        name: tagged.name,
+        name: tags.name(),
         attrs,
         details: Attrs::new(),
-        ready: true,
-        owned: tagged.owned,
+        state: State::Ready,
+        owned: tags.owned_by(naming),
     }
 }
 
@@ -282,8 +288,7 @@ impl Resource for SecurityGroup {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        let mut attrs = self.naming.desired_tags(&self.name);
         attrs.insert(VPC.into(), refs.id(&self.vpc));
         attrs.insert(GROUP_NAME.into(), self.name.clone());
         for rule in self.resolved_rules(refs) {
@@ -292,15 +297,14 @@ impl Resource for SecurityGroup {
         attrs
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
-        let vpc_id = refs.require(&self.vpc)?.to_string();
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let out = ctx
             .aws
             .ec2
             .create_security_group()
             .group_name(&self.name)
             .description(&self.description)
-            .vpc_id(&vpc_id)
+            .vpc_id(refs.require(&self.vpc)?)
             .tag_specifications(ec2::tag_spec(
                 ResourceType::SecurityGroup,
                 &ctx.naming,
@@ -309,30 +313,15 @@ impl Resource for SecurityGroup {
             .send()
             .await
             .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
-        let id = out.group_id().ok_or_else(|| {
+        out.group_id().map(str::to_string).ok_or_else(|| {
             Error::unexpected(KIND, &self.name, "CreateSecurityGroup returned no group id")
-        })?;
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&ctx.naming, &self.name, &mut attrs);
-        attrs.insert(VPC.into(), vpc_id);
-        attrs.insert(GROUP_NAME.into(), self.name.clone());
-        // AWS gives every new group an allow-all egress rule.
-        let default_egress = Rule {
-            direction: Direction::Egress,
-            protocol: "-1".into(),
-            ports: None,
-            peer: "0.0.0.0/0".into(),
-        };
-        attrs.insert(default_egress.key(), ALLOW.into());
-        Ok(Observed {
-            kind: KIND,
-            id: id.to_string(),
-            name: Some(self.name.clone()),
-            attrs,
-            details: Attrs::new(),
-            ready: true,
-            owned: true,
         })
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        Ok(ec2::find_security_group(ctx, id)
+            .await?
+            .map(|sg| observe(&ctx.naming, &sg)))
     }
 
     async fn update(
@@ -424,27 +413,27 @@ async fn revoke_ingress(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
         .set_ip_permissions(Some(ingress))
         .send()
         .await;
-    gone_ok(result, "revoking the rules of", KIND, o.display_name())
-}
-
-async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
-    ec2::retry_while(
-        ctx,
-        "deleting",
-        KIND,
-        o.display_name(),
-        &["DependencyViolation"],
-        || {
-            let call = ctx.aws.ec2.delete_security_group().group_id(&o.id).send();
-            async move { call.await.map(|_| ()) }
-        },
+    gone_ok(
+        result
+            .map(|_| ())
+            .map_err(|e| Error::aws("revoking the rules of", KIND, o.display_name(), e)),
     )
-    .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_list_rule_goes_back_as_a_prefix_list_not_a_cidr() {
+        let rule = Rule::parse("ingress tcp 443 from pl-0123456789abcdef0").unwrap();
+        let p = rule.permission();
+        assert_eq!(
+            p.prefix_list_ids()[0].prefix_list_id(),
+            Some("pl-0123456789abcdef0")
+        );
+        assert!(p.ip_ranges().is_empty() && p.ipv6_ranges().is_empty());
+    }
 
     #[test]
     fn rule_keys_parse_back() {

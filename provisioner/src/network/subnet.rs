@@ -1,12 +1,16 @@
 //! Subnets: found inside the VPC by Name, or by CIDR when the Name tag is
 //! gone; CIDR, zone and VPC are fixed at creation.
 
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::network::{ec2, vpc};
-use crate::tags::Naming;
+use crate::aws::ec2;
+use crate::engine::{
+    run_bounded, Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State,
+};
+use crate::network::vpc;
+use crate::retry;
+use crate::tags::{Naming, ATTR_PREFIX};
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::{ResourceType, SubnetState};
+use aws_sdk_ec2::types::{ResourceType, Subnet as AwsSubnet, SubnetState};
 use futures::FutureExt;
 
 pub const KIND: &str = "subnet";
@@ -31,45 +35,45 @@ impl Kind for SubnetKind {
         if vpcs.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pages = ctx
-            .aws
-            .ec2
-            .describe_subnets()
-            .filters(ec2::filter("vpc-id", vpcs))
-            .into_paginator()
-            .send();
-        let mut observed = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("listing", KIND, &ctx.naming.name("*"), e))?;
-            for s in page.subnets() {
-                let tagged = ec2::read_tags(&ctx.naming, s.tags());
-                let mut attrs = tagged.attrs;
-                attrs.insert(CIDR.into(), s.cidr_block().unwrap_or_default().to_string());
-                attrs.insert(
-                    ZONE.into(),
-                    s.availability_zone().unwrap_or_default().to_string(),
-                );
-                attrs.insert(VPC.into(), s.vpc_id().unwrap_or_default().to_string());
-                observed.push(Observed {
-                    kind: KIND,
-                    id: s.subnet_id().unwrap_or_default().to_string(),
-                    name: tagged.name,
-                    attrs,
-                    details: Attrs::new(),
-                    ready: s.state() == Some(&SubnetState::Available),
-                    owned: tagged.owned,
-                });
-            }
-        }
-        Ok(observed)
+        let subnets = ec2::subnets_in(ctx, vpcs).await?;
+        Ok(subnets.iter().map(|s| observe(&ctx.naming, s)).collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        ec2::run_bounded(
+        run_bounded(
             ctx,
-            items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
+            items
+                .iter()
+                .map(|o| {
+                    retry::delete(ctx, KIND, o.display_name(), move || {
+                        ctx.aws.ec2.delete_subnet().subnet_id(&o.id).send()
+                    })
+                    .boxed()
+                })
+                .collect(),
         )
         .await
+    }
+}
+
+fn observe(naming: &Naming, s: &AwsSubnet) -> Observed {
+    let tags = ec2::tags(s.tags());
+    let mut attrs = tags.attrs();
+    attrs.insert(CIDR.into(), s.cidr_block().unwrap_or_default().to_string());
+    attrs.insert(
+        ZONE.into(),
+        s.availability_zone().unwrap_or_default().to_string(),
+    );
+    attrs.insert(VPC.into(), s.vpc_id().unwrap_or_default().to_string());
+    let status = s.state().map(|s| s.as_str()).unwrap_or("unknown");
+    Observed {
+        kind: KIND,
+        id: s.subnet_id().unwrap_or_default().to_string(),
+        name: tags.name(),
+        attrs,
+        details: Attrs::new(),
+        state: State::from_status(s.state() == Some(&SubnetState::Available), status),
+        owned: tags.owned_by(naming),
     }
 }
 
@@ -92,39 +96,35 @@ impl Resource for Subnet {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        let mut attrs = self.naming.desired_tags(&self.name);
         attrs.insert(CIDR.into(), self.cidr.clone());
         attrs.insert(ZONE.into(), self.zone.clone());
         attrs.insert(VPC.into(), refs.id(&self.vpc));
         attrs
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
-        let vpc_id = refs.require(&self.vpc)?;
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let out = ctx
             .aws
             .ec2
             .create_subnet()
-            .vpc_id(vpc_id)
+            .vpc_id(refs.require(&self.vpc)?)
             .cidr_block(&self.cidr)
             .availability_zone(&self.zone)
             .tag_specifications(ec2::tag_spec(ResourceType::Subnet, &ctx.naming, &self.name))
             .send()
             .await
             .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
-        let subnet = out.subnet().ok_or_else(|| {
-            Error::unexpected(KIND, &self.name, "CreateSubnet returned no subnet")
-        })?;
-        Ok(Observed {
-            kind: KIND,
-            id: subnet.subnet_id().unwrap_or_default().to_string(),
-            name: Some(self.name.clone()),
-            attrs: self.desired(refs),
-            details: Attrs::new(),
-            ready: true,
-            owned: true,
-        })
+        out.subnet()
+            .and_then(|s| s.subnet_id())
+            .map(str::to_string)
+            .ok_or_else(|| Error::unexpected(KIND, &self.name, "CreateSubnet returned no subnet"))
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        Ok(ec2::find_subnet(ctx, id)
+            .await?
+            .map(|s| observe(&ctx.naming, &s)))
     }
 
     async fn update(
@@ -134,10 +134,7 @@ impl Resource for Subnet {
         changes: &[Change],
         _refs: &Refs,
     ) -> Result<(), Error> {
-        if let Some(c) = changes
-            .iter()
-            .find(|c| !c.attr.starts_with(crate::tags::ATTR_PREFIX))
-        {
+        if let Some(c) = changes.iter().find(|c| !c.attr.starts_with(ATTR_PREFIX)) {
             return Err(ec2::immutable(KIND, &self.name, c));
         }
         ec2::update_tags(ctx, KIND, &self.name, &current.id, changes).await
@@ -146,19 +143,4 @@ impl Resource for Subnet {
     fn adopts(&self, observed: &Observed) -> bool {
         observed.name.is_none() && observed.attrs.get(CIDR) == Some(&self.cidr)
     }
-}
-
-async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
-    ec2::retry_while(
-        ctx,
-        "deleting",
-        KIND,
-        o.display_name(),
-        &["DependencyViolation"],
-        || {
-            let call = ctx.aws.ec2.delete_subnet().subnet_id(&o.id).send();
-            async move { call.await.map(|_| ()) }
-        },
-    )
-    .await
 }

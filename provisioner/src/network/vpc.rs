@@ -2,16 +2,15 @@
 //! environment's ownership tags); CIDR fixed at creation, DNS support and
 //! hostnames switched on.
 
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::network::ec2;
+use crate::aws::ec2;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
 use crate::tags::Naming;
-use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, ResourceType, Vpc as AwsVpc, VpcAttributeName, VpcState,
 };
-use futures::FutureExt;
 
 pub const KIND: &str = "vpc";
 const CIDR: &str = "cidr";
@@ -32,89 +31,60 @@ impl Kind for VpcKind {
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
         let name = ctx.naming.name("vpc");
-        let describe = |filters| {
-            ctx.aws
-                .ec2
-                .describe_vpcs()
-                .set_filters(Some(filters))
-                .send()
-        };
         // By Name, and by the ownership tags in case the Name tag was lost.
         let (by_name, by_owner) = futures::try_join!(
-            describe(vec![ec2::filter("tag:Name", [name.clone()])]),
-            describe(ec2::owned_filters(&ctx.naming)),
-        )
-        .map_err(|e| Error::aws("listing", KIND, &name, e))?;
-        let mut vpcs: Vec<&AwsVpc> = by_name.vpcs().iter().collect();
-        for vpc in by_owner.vpcs() {
+            ec2::vpcs_where(ctx, &name, vec![ec2::filter("tag:Name", [name.clone()])]),
+            ec2::vpcs_where(ctx, &name, ec2::owned_filters(&ctx.naming)),
+        )?;
+        let mut vpcs: Vec<AwsVpc> = by_name;
+        for vpc in by_owner {
             if !vpcs.iter().any(|v| v.vpc_id() == vpc.vpc_id()) {
                 vpcs.push(vpc);
             }
         }
         let mut found = Vec::new();
-        for vpc in vpcs {
+        for vpc in &vpcs {
             found.push(observe(ctx, vpc).await?);
         }
         Ok(found)
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        ec2::run_bounded(
-            ctx,
-            items.iter().map(|o| delete_one(ctx, o).boxed()).collect(),
-        )
-        .await
+        for o in items {
+            retry::delete(ctx, KIND, o.display_name(), || {
+                ctx.aws.ec2.delete_vpc().vpc_id(&o.id).send()
+            })
+            .await?;
+        }
+        Ok(())
     }
 }
 
 async fn observe(ctx: &Ctx, vpc: &AwsVpc) -> Result<Observed, Error> {
     let id = vpc.vpc_id().unwrap_or_default().to_string();
-    let tagged = ec2::read_tags(&ctx.naming, vpc.tags());
-    let mut attrs = tagged.attrs;
+    let tags = ec2::tags(vpc.tags());
+    let mut attrs = tags.attrs();
     attrs.insert(
         CIDR.into(),
         vpc.cidr_block().unwrap_or_default().to_string(),
     );
-    let shown = tagged.name.clone().unwrap_or_else(|| id.clone());
+    let shown = tags.name().unwrap_or_else(|| id.clone());
     let (support, hostnames) = futures::try_join!(
-        dns_attribute(ctx, &id, &shown, VpcAttributeName::EnableDnsSupport),
-        dns_attribute(ctx, &id, &shown, VpcAttributeName::EnableDnsHostnames),
+        ec2::vpc_attribute(ctx, &id, &shown, VpcAttributeName::EnableDnsSupport),
+        ec2::vpc_attribute(ctx, &id, &shown, VpcAttributeName::EnableDnsHostnames),
     )?;
     attrs.insert(DNS_SUPPORT.into(), support.to_string());
     attrs.insert(DNS_HOSTNAMES.into(), hostnames.to_string());
+    let state = vpc.state().map(|s| s.as_str()).unwrap_or("unknown");
     Ok(Observed {
         kind: KIND,
         id,
-        name: tagged.name,
+        name: tags.name(),
         attrs,
         details: Attrs::new(),
-        ready: vpc.state() == Some(&VpcState::Available),
-        owned: tagged.owned,
+        state: State::from_status(vpc.state() == Some(&VpcState::Available), state),
+        owned: tags.owned_by(&ctx.naming),
     })
-}
-
-async fn dns_attribute(
-    ctx: &Ctx,
-    id: &str,
-    name: &str,
-    attribute: VpcAttributeName,
-) -> Result<bool, Error> {
-    let out = ctx
-        .aws
-        .ec2
-        .describe_vpc_attribute()
-        .vpc_id(id)
-        .attribute(attribute.clone())
-        .send()
-        .await
-        .map_err(|e| Error::aws("reading attributes of", KIND, name, e))?;
-    let value = match attribute {
-        VpcAttributeName::EnableDnsSupport => out.enable_dns_support(),
-        _ => out.enable_dns_hostnames(),
-    };
-    Ok(value
-        .and_then(AttributeBooleanValue::value)
-        .unwrap_or(false))
 }
 
 pub struct Vpc {
@@ -134,15 +104,14 @@ impl Resource for Vpc {
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&self.naming, &self.name, &mut attrs);
+        let mut attrs = self.naming.desired_tags(&self.name);
         attrs.insert(CIDR.into(), self.cidr.clone());
         attrs.insert(DNS_SUPPORT.into(), "true".into());
         attrs.insert(DNS_HOSTNAMES.into(), "true".into());
         attrs
     }
 
-    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
         let out = ctx
             .aws
             .ec2
@@ -152,24 +121,17 @@ impl Resource for Vpc {
             .send()
             .await
             .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
-        let vpc = out
-            .vpc()
-            .ok_or_else(|| Error::unexpected(KIND, &self.name, "CreateVpc returned no VPC"))?;
-        let mut attrs = Attrs::new();
-        ec2::desired_tags(&ctx.naming, &self.name, &mut attrs);
-        attrs.insert(CIDR.into(), self.cidr.clone());
-        // AWS's defaults for a new VPC.
-        attrs.insert(DNS_SUPPORT.into(), "true".into());
-        attrs.insert(DNS_HOSTNAMES.into(), "false".into());
-        Ok(Observed {
-            kind: KIND,
-            id: vpc.vpc_id().unwrap_or_default().to_string(),
-            name: Some(self.name.clone()),
-            attrs,
-            details: Attrs::new(),
-            ready: vpc.state() == Some(&VpcState::Available),
-            owned: true,
-        })
+        out.vpc()
+            .and_then(|v| v.vpc_id())
+            .map(str::to_string)
+            .ok_or_else(|| Error::unexpected(KIND, &self.name, "CreateVpc returned no VPC"))
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        match ec2::find_vpc(ctx, id).await? {
+            Some(vpc) => observe(ctx, &vpc).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     async fn update(
@@ -205,37 +167,4 @@ impl Resource for Vpc {
     fn adopts(&self, observed: &Observed) -> bool {
         observed.name.is_none() && observed.owned && observed.attrs.get(CIDR) == Some(&self.cidr)
     }
-
-    async fn wait(&self, ctx: &Ctx, current: &Observed) -> Result<(), Error> {
-        wait::until(&ctx.wait, KIND, &self.name, "available", || async {
-            let out = ctx
-                .aws
-                .ec2
-                .describe_vpcs()
-                .vpc_ids(&current.id)
-                .send()
-                .await
-                .map_err(|e| Error::aws("reading", KIND, &self.name, e))?;
-            Ok(match out.vpcs().first().and_then(|v| v.state()) {
-                Some(VpcState::Available) => Poll::Done,
-                other => Poll::Pending(format!("{other:?}")),
-            })
-        })
-        .await
-    }
-}
-
-async fn delete_one(ctx: &Ctx, o: &Observed) -> Result<(), Error> {
-    ec2::retry_while(
-        ctx,
-        "deleting",
-        KIND,
-        o.display_name(),
-        &["DependencyViolation"],
-        || {
-            let call = ctx.aws.ec2.delete_vpc().vpc_id(&o.id).send();
-            async move { call.await.map(|_| ()) }
-        },
-    )
-    .await
 }

@@ -3,13 +3,13 @@
 //! the replication group, handed to the task as a secret, never printed and
 //! never an attribute (plans show its ARN only).
 
-use super::tagging;
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::is_not_found;
+use crate::aws::ssm;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_ssm::types::{ParameterType, ResourceTypeForTagging, Tag};
+use aws_sdk_ssm::types::ParameterType;
 
 pub const KIND: &str = "ssm-parameter";
 
@@ -36,16 +36,9 @@ pub fn generate_token() -> Result<String, Error> {
 /// The token's value, decrypted. Callers pass it to AWS and nowhere else.
 pub async fn read_token(ctx: &Ctx, naming: &Naming) -> Result<String, Error> {
     let name = parameter_name(naming);
-    let out = ctx
-        .aws
-        .ssm
-        .get_parameter()
-        .name(&name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| Error::aws("read", KIND, &name, e))?;
-    out.parameter()
+    ssm::find_parameter(ctx, &name, true)
+        .await?
+        .as_ref()
         .and_then(|p| p.value())
         .map(String::from)
         .ok_or_else(|| Error::unexpected(KIND, &name, "has no value"))
@@ -64,88 +57,47 @@ impl Kind for AuthTokenKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let name = parameter_name(&ctx.naming);
-        let ssm = &ctx.aws.ssm;
-        // Without decryption: the metadata is all discovery needs.
-        let out = match ssm
-            .get_parameter()
-            .name(&name)
-            .with_decryption(false)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(Error::aws("describe", KIND, &name, e)),
-        };
-        let Some(p) = out.parameter() else {
-            return Ok(Vec::new());
-        };
-        let tags = ssm
-            .list_tags_for_resource()
-            .resource_type(ResourceTypeForTagging::Parameter)
-            .resource_id(&name)
-            .send()
-            .await
-            .map_err(|e| Error::aws("list tags of", KIND, &name, e))?;
-        let pairs: Vec<(&str, &str)> = tags
-            .tag_list()
-            .iter()
-            .map(|t| (t.key(), t.value()))
-            .collect();
-        let mut attrs = tagging::observed(pairs.iter().copied());
-        attrs.insert(
-            "type".into(),
-            p.r#type()
-                .map(|t| t.as_str().to_string())
-                .unwrap_or_default(),
-        );
-        Ok(vec![Observed {
-            kind: KIND,
-            id: p.arn().unwrap_or_default().to_string(),
-            name: Some(name),
-            attrs,
-            details: Attrs::new(),
-            ready: true,
-            owned: tagging::owns(&ctx.naming, &pairs),
-        }])
+        find(ctx).await.map(|o| o.into_iter().collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx
-                .aws
-                .ssm
-                .delete_parameter()
-                .name(o.display_name())
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
-            }
+            retry::delete(ctx, KIND, o.display_name(), || {
+                ctx.aws.ssm.delete_parameter().name(o.display_name()).send()
+            })
+            .await?;
         }
         Ok(())
     }
 }
 
-pub struct AuthToken {
-    pub naming: Naming,
+/// The parameter's metadata and tags, when it exists; never its value.
+async fn find(ctx: &Ctx) -> Result<Option<Observed>, Error> {
+    let name = parameter_name(&ctx.naming);
+    let Some(p) = ssm::find_parameter(ctx, &name, false).await? else {
+        return Ok(None);
+    };
+    let tags = ssm::tags_of(ctx, KIND, &name).await?;
+    let mut attrs = tags.attrs();
+    attrs.insert(
+        "type".into(),
+        p.r#type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+    );
+    Ok(Some(Observed {
+        kind: KIND,
+        id: p.arn().unwrap_or_default().to_string(),
+        name: Some(name),
+        attrs,
+        details: Attrs::new(),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    }))
 }
 
-fn ssm_tags(naming: &Naming, name: &str) -> Result<Vec<Tag>, Error> {
-    naming
-        .tags(name)
-        .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| Error::unexpected(KIND, name, e.to_string()))
-        })
-        .collect()
+pub struct AuthToken {
+    pub naming: Naming,
 }
 
 #[async_trait]
@@ -159,12 +111,12 @@ impl Resource for AuthToken {
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &parameter_name(&self.naming));
+        let mut a = self.naming.desired_tags(&parameter_name(&self.naming));
         a.insert("type".into(), "SecureString".into());
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
         let name = parameter_name(&self.naming);
         ctx.aws
             .ssm
@@ -175,32 +127,15 @@ impl Resource for AuthToken {
             .value(generate_token()?)
             // Never replace a token a running replication group uses.
             .overwrite(false)
-            .set_tags(Some(ssm_tags(&self.naming, &name)?))
+            .set_tags(Some(ssm::aws_tags(&self.naming, &name)?))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &name, e))?;
-        let out = ctx
-            .aws
-            .ssm
-            .get_parameter()
-            .name(&name)
-            .with_decryption(false)
-            .send()
-            .await
-            .map_err(|e| Error::aws("describe", KIND, &name, e))?;
-        Ok(Observed {
-            kind: KIND,
-            id: out
-                .parameter()
-                .and_then(|p| p.arn())
-                .unwrap_or_default()
-                .to_string(),
-            name: Some(name),
-            attrs: self.desired(refs),
-            details: Attrs::new(),
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &name, e))?;
+        Ok(name)
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx).await
     }
 
     async fn update(
@@ -218,29 +153,7 @@ impl Resource for AuthToken {
                 "is not a SecureString; delete it (the replication group must be recreated with a new token)",
             ));
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            let tags: Result<Vec<Tag>, Error> = tags
-                .into_iter()
-                .map(|(k, v)| {
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(|e| Error::unexpected(KIND, &name, e.to_string()))
-                })
-                .collect();
-            ctx.aws
-                .ssm
-                .add_tags_to_resource()
-                .resource_type(ResourceTypeForTagging::Parameter)
-                .resource_id(&name)
-                .set_tags(Some(tags?))
-                .send()
-                .await
-                .map_err(|e| Error::aws("tag", KIND, &name, e))?;
-        }
-        Ok(())
+        ssm::update_tags(ctx, KIND, &name, changes).await
     }
 }
 

@@ -2,14 +2,14 @@
 //! are protected from scale-in so the capacity provider decides which host
 //! may go (only empty ones); `down` lifts that protection first.
 
-use super::{ecs_cluster, launch_template, tagging, NetworkKeys};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::tags::Naming;
-use crate::wait::{self, Poll};
+use super::{ecs_cluster, launch_template, NetworkKeys};
+use crate::aws::autoscaling;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry::{self, Presence};
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_autoscaling::types::{AutoScalingGroup as AwsGroup, LaunchTemplateSpecification, Tag};
+use aws_sdk_autoscaling::types::{AutoScalingGroup as AwsGroup, LaunchTemplateSpecification};
 
 pub const KIND: &str = "auto-scaling-group";
 /// The group follows the template's default version, so a new version
@@ -52,12 +52,8 @@ pub fn hosts(o: &Observed) -> Vec<Host> {
 }
 
 fn observe(g: &AwsGroup, ctx: &Ctx) -> Observed {
-    let pairs: Vec<(&str, &str)> = g
-        .tags()
-        .iter()
-        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-        .collect();
-    let mut attrs = tagging::observed(pairs.iter().copied());
+    let tags = autoscaling::tags(g.tags());
+    let mut attrs = tags.attrs();
     attrs.insert(
         "min_size".into(),
         g.min_size().unwrap_or_default().to_string(),
@@ -118,8 +114,12 @@ fn observe(g: &AwsGroup, ctx: &Ctx) -> Observed {
         name: Some(g.auto_scaling_group_name().unwrap_or_default().to_string()),
         attrs,
         details,
-        ready: g.status().is_none(),
-        owned: tagging::owns(&ctx.naming, &pairs),
+        // A group being deleted says so in its status; otherwise it has none.
+        state: match g.status() {
+            None => State::Ready,
+            Some(status) => State::Failed(status.to_string()),
+        },
+        owned: tags.owned_by(&ctx.naming),
     }
 }
 
@@ -133,74 +133,65 @@ impl Kind for AutoScalingGroupKind {
 
     // The cluster is deleted after the group: it refuses while hosts remain.
     fn depends_on(&self) -> &'static [&'static str] {
-        &[launch_template::KIND, super::SUBNET_KIND, ecs_cluster::KIND]
+        &[
+            launch_template::KIND,
+            super::SUBNET_KIND,
+            super::ROUTE_TABLE_KIND,
+            ecs_cluster::KIND,
+        ]
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let asg_name = name(&ctx.naming);
-        let out = ctx
-            .aws
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&asg_name)
-            .send()
-            .await
-            .map_err(|e| Error::aws("describe", KIND, &asg_name, e))?;
-        Ok(out
-            .auto_scaling_groups()
-            .iter()
-            .map(|g| observe(g, ctx))
-            .collect())
+        let group = autoscaling::find_group(ctx, &name(&ctx.naming)).await?;
+        Ok(group.iter().map(|g| observe(g, ctx)).collect())
     }
 
     /// The trap: protected hosts block scale-in, so lift the protection,
     /// then force-delete the group (terminating its hosts) and wait.
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        let asg = &ctx.aws.autoscaling;
         for o in items {
-            let group = o.display_name().to_string();
+            let group = o.display_name();
             let protected: Vec<String> = hosts(o)
                 .into_iter()
                 .filter(|h| h.protected)
                 .map(|h| h.instance_id)
                 .collect();
             if !protected.is_empty() {
-                asg.set_instance_protection()
-                    .auto_scaling_group_name(&group)
-                    .set_instance_ids(Some(protected))
-                    .protected_from_scale_in(false)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("lift scale-in protection of", KIND, &group, e))?;
-            }
-            match asg
-                .delete_auto_scaling_group()
-                .auto_scaling_group_name(&group)
-                .force_delete(true)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("ValidationError") => continue,
-                Err(e) => return Err(Error::aws("delete", KIND, &group, e)),
-            }
-            wait::until(&ctx.wait, KIND, &group, "deleted", || async {
-                let out = asg
-                    .describe_auto_scaling_groups()
-                    .auto_scaling_group_names(&group)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("describe", KIND, &group, e))?;
-                Ok(match out.auto_scaling_groups().first() {
-                    None => Poll::Done,
-                    Some(g) => Poll::Pending(format!(
-                        "{} ({} hosts)",
-                        g.status().unwrap_or("deleting"),
-                        g.instances().len()
-                    )),
+                retry::delete(ctx, KIND, group, || {
+                    ctx.aws
+                        .autoscaling
+                        .set_instance_protection()
+                        .auto_scaling_group_name(group)
+                        .set_instance_ids(Some(protected.clone()))
+                        .protected_from_scale_in(false)
+                        .send()
                 })
-            })
-            .await?;
+                .await?;
+            }
+            let delete = || async {
+                ctx.aws
+                    .autoscaling
+                    .delete_auto_scaling_group()
+                    .auto_scaling_group_name(group)
+                    .force_delete(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| Error::aws("deleting", KIND, group, e))
+            };
+            let probe = || async {
+                Ok(match autoscaling::find_group(ctx, group).await? {
+                    None => Presence::Gone,
+                    Some(g) => {
+                        let state = format!("{} hosts", g.instances().len());
+                        match g.status() {
+                            Some(status) => Presence::Going(format!("{status}, {state}")),
+                            None => Presence::Present(state),
+                        }
+                    }
+                })
+            };
+            retry::delete_until_gone(ctx, KIND, group, delete, probe).await?;
         }
         Ok(())
     }
@@ -239,15 +230,18 @@ impl Resource for AutoScalingGroup {
         key(&self.naming)
     }
 
+    /// Hosts that boot before their subnet routes to the NAT gateway cannot
+    /// register with ECS, so the group waits for the private route tables.
     fn depends_on(&self) -> Vec<Key> {
         let mut deps = self.network.private_subnets.clone();
+        deps.extend(self.network.private_route_tables.iter().cloned());
         deps.push(launch_template::key(&self.naming));
         deps.push(ecs_cluster::key(&self.naming));
         deps
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        let mut a = self.naming.desired_tags(&name(&self.naming));
         a.insert("min_size".into(), self.min_size.to_string());
         a.insert("max_size".into(), self.max_size.to_string());
         let mut subnets: Vec<String> = self
@@ -269,66 +263,29 @@ impl Resource for AutoScalingGroup {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let asg_name = name(&self.naming);
-        let mut tags = Vec::new();
-        for (k, v) in self.naming.tags(&asg_name) {
-            tags.push(
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .resource_id(&asg_name)
-                    .resource_type("auto-scaling-group")
-                    .propagate_at_launch(true)
-                    .build(),
-            );
-        }
-        let subnets = self.subnets(refs)?;
-        let template = self.template(refs)?;
-        // A new instance profile takes a few seconds to reach EC2; until
-        // then AWS rejects the template's profile as invalid.
-        wait::until(&ctx.wait, KIND, &asg_name, "created", || async {
-            let result = ctx
-                .aws
-                .autoscaling
-                .create_auto_scaling_group()
-                .auto_scaling_group_name(&asg_name)
-                .launch_template(template.clone())
-                .min_size(self.min_size)
-                .max_size(self.max_size)
-                .desired_capacity(self.desired_capacity)
-                .vpc_zone_identifier(&subnets)
-                .new_instances_protected_from_scale_in(true)
-                .health_check_grace_period(120)
-                .set_tags(Some(tags.clone()))
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(Poll::Done),
-                Err(e)
-                    if aws_code(&e) == Some("ValidationError")
-                        && aws_cause_mentions(&e, "IamInstanceProfile") =>
-                {
-                    Ok(Poll::Pending(
-                        "instance profile not yet visible to EC2".into(),
-                    ))
-                }
-                Err(e) => Err(Error::aws("create", KIND, &asg_name, e)),
-            }
-        })
-        .await?;
-        let out = ctx
-            .aws
+        ctx.aws
             .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&asg_name)
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(&asg_name)
+            .launch_template(self.template(refs)?)
+            .min_size(self.min_size)
+            .max_size(self.max_size)
+            .desired_capacity(self.desired_capacity)
+            .vpc_zone_identifier(self.subnets(refs)?)
+            .new_instances_protected_from_scale_in(true)
+            .health_check_grace_period(120)
+            .set_tags(Some(autoscaling::managed_tags(&self.naming, &asg_name)))
             .send()
             .await
-            .map_err(|e| Error::aws("describe", KIND, &asg_name, e))?;
-        let g = out.auto_scaling_groups().first().ok_or_else(|| {
-            Error::unexpected(KIND, &asg_name, "not found right after its creation")
-        })?;
-        Ok(observe(g, ctx))
+            .map_err(|e| Error::aws("creating", KIND, &asg_name, e))?;
+        Ok(asg_name)
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        let group = autoscaling::find_group(ctx, &name(&self.naming)).await?;
+        Ok(group.map(|g| observe(&g, ctx)))
     }
 
     async fn update(
@@ -339,10 +296,11 @@ impl Resource for AutoScalingGroup {
         refs: &Refs,
     ) -> Result<(), Error> {
         let asg_name = name(&self.naming);
-        let asg = &ctx.aws.autoscaling;
-        if tagging::non_tag(changes).next().is_some() {
+        if tags::non_tag(changes).next().is_some() {
             // Desired capacity is left to the capacity provider.
-            asg.update_auto_scaling_group()
+            ctx.aws
+                .autoscaling
+                .update_auto_scaling_group()
                 .auto_scaling_group_name(&asg_name)
                 .min_size(self.min_size)
                 .max_size(self.max_size)
@@ -353,37 +311,6 @@ impl Resource for AutoScalingGroup {
                 .await
                 .map_err(|e| Error::aws("update", KIND, &asg_name, e))?;
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            let tags = tags
-                .into_iter()
-                .map(|(k, v)| {
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .resource_id(&asg_name)
-                        .resource_type("auto-scaling-group")
-                        .propagate_at_launch(true)
-                        .build()
-                })
-                .collect();
-            asg.create_or_update_tags()
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| Error::aws("tag", KIND, &asg_name, e))?;
-        }
-        Ok(())
+        autoscaling::update_tags(ctx, KIND, &asg_name, changes).await
     }
-}
-
-fn aws_cause_mentions<E, R>(
-    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-    word: &str,
-) -> bool
-where
-    E: aws_sdk_autoscaling::error::ProvideErrorMetadata,
-{
-    use aws_sdk_autoscaling::error::ProvideErrorMetadata as _;
-    e.message().is_some_and(|m| m.contains(word))
 }

@@ -5,9 +5,9 @@
 //! it cannot. Eviction prefers keys with an expiry (game snapshots), least
 //! recently used first, so a hot lease is the last to go.
 
-use super::{cache_subnet_group, tagging};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::is_not_found;
+use crate::aws::elasticache;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
 use crate::tags::Naming;
 use crate::Error;
 use async_trait::async_trait;
@@ -72,74 +72,55 @@ impl Kind for CacheParameterGroupKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let group = name(&ctx.naming);
-        let ec = &ctx.aws.elasticache;
-        let out = match ec
-            .describe_cache_parameter_groups()
-            .cache_parameter_group_name(&group)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(Error::aws("describe", KIND, &group, e)),
-        };
-        let mut found = Vec::new();
-        for g in out.cache_parameter_groups() {
-            let arn = g.arn().unwrap_or_default().to_string();
-            let tags = cache_subnet_group::list_tags(ctx, KIND, &group, &arn).await?;
-            let pairs: Vec<(&str, &str)> =
-                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert(
-                "family".into(),
-                g.cache_parameter_group_family()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-            let params = ec
-                .describe_cache_parameters()
-                .cache_parameter_group_name(&group)
-                .source("user")
-                .send()
-                .await
-                .map_err(|e| Error::aws("read the parameters of", KIND, &group, e))?;
-            for p in params.parameters() {
-                attrs.insert(
-                    format!("{PARAM_PREFIX}{}", p.parameter_name().unwrap_or_default()),
-                    p.parameter_value().unwrap_or_default().to_string(),
-                );
-            }
-            found.push(Observed {
-                kind: KIND,
-                id: group.clone(),
-                name: Some(group.clone()),
-                attrs,
-                details: Attrs::from([("arn".to_string(), arn)]),
-                ready: true,
-                owned: tagging::owns(&ctx.naming, &pairs),
-            });
-        }
-        Ok(found)
+        find(ctx).await.map(|o| o.into_iter().collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx
-                .aws
-                .elasticache
-                .delete_cache_parameter_group()
-                .cache_parameter_group_name(&o.id)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
-            }
+            retry::delete(ctx, KIND, o.display_name(), || {
+                ctx.aws
+                    .elasticache
+                    .delete_cache_parameter_group()
+                    .cache_parameter_group_name(&o.id)
+                    .send()
+            })
+            .await?;
         }
         Ok(())
     }
+}
+
+/// The environment's parameter group with its tags and the parameters set
+/// in it, when it exists.
+async fn find(ctx: &Ctx) -> Result<Option<Observed>, Error> {
+    let group = name(&ctx.naming);
+    let Some(g) = elasticache::find_cache_parameter_group(ctx, &group).await? else {
+        return Ok(None);
+    };
+    let arn = g.arn().unwrap_or_default().to_string();
+    let tags = elasticache::tags_of(ctx, KIND, &group, &arn).await?;
+    let mut attrs = tags.attrs();
+    attrs.insert(
+        "family".into(),
+        g.cache_parameter_group_family()
+            .unwrap_or_default()
+            .to_string(),
+    );
+    for p in elasticache::user_parameters(ctx, &group).await? {
+        attrs.insert(
+            format!("{PARAM_PREFIX}{}", p.parameter_name().unwrap_or_default()),
+            p.parameter_value().unwrap_or_default().to_string(),
+        );
+    }
+    Ok(Some(Observed {
+        kind: KIND,
+        id: group.clone(),
+        name: Some(group),
+        attrs,
+        details: Attrs::from([("arn".to_string(), arn)]),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    }))
 }
 
 pub struct CacheParameterGroup {
@@ -166,7 +147,7 @@ impl Resource for CacheParameterGroup {
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        let mut a = self.naming.desired_tags(&name(&self.naming));
         a.insert("family".into(), self.family.clone());
         for (k, v) in self.parameters() {
             a.insert(format!("{PARAM_PREFIX}{k}"), v.into());
@@ -174,35 +155,23 @@ impl Resource for CacheParameterGroup {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
         let group = name(&self.naming);
-        let out = ctx
-            .aws
+        ctx.aws
             .elasticache
             .create_cache_parameter_group()
             .cache_parameter_group_name(&group)
             .cache_parameter_group_family(&self.family)
             .description(format!("Spaaace {} Redis", self.naming.environment))
-            .set_tags(Some(cache_subnet_group::cache_tags(&self.naming, &group)))
+            .set_tags(Some(elasticache::aws_tags(&self.naming, &group)))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &group, e))?;
-        let arn = out
-            .cache_parameter_group()
-            .and_then(|g| g.arn())
-            .unwrap_or_default()
-            .to_string();
-        let mut attrs = tagging::desired(&self.naming, &group);
-        attrs.insert("family".into(), self.family.clone());
-        Ok(Observed {
-            kind: KIND,
-            id: group.clone(),
-            name: Some(group),
-            attrs,
-            details: Attrs::from([("arn".to_string(), arn)]),
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &group, e))?;
+        Ok(group)
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx).await
     }
 
     async fn update(
@@ -246,10 +215,10 @@ impl Resource for CacheParameterGroup {
                 .set_parameter_name_values(Some(wanted))
                 .send()
                 .await
-                .map_err(|e| Error::aws("set the parameters of", KIND, &group, e))?;
+                .map_err(|e| Error::aws("setting the parameters of", KIND, &group, e))?;
         }
         let arn = current.details.get("arn").cloned().unwrap_or_default();
-        cache_subnet_group::add_tags(ctx, KIND, &group, &arn, changes).await
+        elasticache::update_tags(ctx, KIND, &group, &arn, changes).await
     }
 }
 

@@ -2,16 +2,17 @@
 //! sizes the group to the tasks) and managed termination protection (only
 //! hosts without tasks are scaled in).
 
-use super::{auto_scaling_group, ecs_cluster, tagging};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::tags::Naming;
-use crate::wait::{self, Poll};
+use super::{auto_scaling_group, ecs_cluster};
+use crate::aws::ecs;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry::{self, Presence};
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     AutoScalingGroupProvider, AutoScalingGroupProviderUpdate, CapacityProvider as AwsProvider,
-    CapacityProviderField, ManagedScaling, ManagedScalingStatus, ManagedTerminationProtection, Tag,
+    CapacityProviderStatus, CapacityProviderUpdateStatus, ManagedScaling, ManagedScalingStatus,
+    ManagedTerminationProtection,
 };
 
 pub const KIND: &str = "ecs-capacity-provider";
@@ -26,12 +27,8 @@ pub fn key(naming: &Naming) -> Key {
 }
 
 fn observe(p: &AwsProvider, ctx: &Ctx) -> Observed {
-    let pairs: Vec<(&str, &str)> = p
-        .tags()
-        .iter()
-        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-        .collect();
-    let mut attrs = tagging::observed(pairs.iter().copied());
+    let tags = ecs::tags(p.tags());
+    let mut attrs = tags.attrs();
     let asg = p.auto_scaling_group_provider();
     attrs.insert(
         "auto_scaling_group".into(),
@@ -67,9 +64,16 @@ fn observe(p: &AwsProvider, ctx: &Ctx) -> Observed {
             "arn".to_string(),
             p.capacity_provider_arn().unwrap_or_default().to_string(),
         )]),
-        ready: true,
-        owned: tagging::owns(&ctx.naming, &pairs),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
     }
+}
+
+/// The provider, unless it is deleted (INACTIVE).
+async fn find(ctx: &Ctx, cp: &str) -> Result<Option<AwsProvider>, Error> {
+    Ok(ecs::find_capacity_provider(ctx, cp)
+        .await?
+        .filter(|p| p.status() == Some(&CapacityProviderStatus::Active)))
 }
 
 pub struct CapacityProviderKind;
@@ -85,65 +89,49 @@ impl Kind for CapacityProviderKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let cp = name(&ctx.naming);
-        let out = ctx
-            .aws
-            .ecs
-            .describe_capacity_providers()
-            .capacity_providers(&cp)
-            .include(CapacityProviderField::Tags)
-            .send()
-            .await
-            .map_err(|e| Error::aws("describe", KIND, &cp, e))?;
-        Ok(out
-            .capacity_providers()
-            .iter()
-            .filter(|p| p.status().map(|s| s.as_str()) == Some("ACTIVE"))
-            .map(|p| observe(p, ctx))
-            .collect())
+        let p = find(ctx, &name(&ctx.naming)).await?;
+        Ok(p.iter().map(|p| observe(p, ctx)).collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        let ecs = &ctx.aws.ecs;
         for o in items {
-            match ecs
-                .delete_capacity_provider()
-                .capacity_provider(&o.id)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if aws_code(&e) == Some("ClientException") && is_gone(&e) => continue,
-                Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
-            }
-            wait::until(&ctx.wait, KIND, o.display_name(), "deleted", || async {
-                let out = ecs
-                    .describe_capacity_providers()
-                    .capacity_providers(&o.id)
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("describe", KIND, o.display_name(), e))?;
-                Ok(match out.capacity_providers().first() {
-                    Some(p) if p.status().map(|s| s.as_str()) == Some("ACTIVE") => Poll::Pending(
-                        p.update_status()
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_else(|| "ACTIVE".into()),
-                    ),
-                    _ => Poll::Done,
-                })
-            })
-            .await?;
+            delete_one(ctx, &o.id).await?;
         }
         Ok(())
     }
 }
 
-fn is_gone<E: aws_sdk_ecs::error::ProvideErrorMetadata, R>(
-    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> bool {
-    use aws_sdk_ecs::error::ProvideErrorMetadata as _;
-    e.message()
-        .is_some_and(|m| m.contains("not found") || m.contains("does not exist"))
+/// Deletes and waits until ECS has let it go. A delete that ended
+/// `DELETE_FAILED` (ECS API reference, CapacityProvider: updateStatus, with
+/// the reason in updateStatusReason) is sent again rather than waited on.
+async fn delete_one(ctx: &Ctx, cp: &str) -> Result<(), Error> {
+    let delete = || async {
+        ctx.aws
+            .ecs
+            .delete_capacity_provider()
+            .capacity_provider(cp)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, cp, e))
+    };
+    let probe = || async {
+        let Some(p) = find(ctx, cp).await? else {
+            return Ok(Presence::Gone);
+        };
+        Ok(match p.update_status() {
+            Some(CapacityProviderUpdateStatus::DeleteInProgress) => {
+                Presence::Going("DELETE_IN_PROGRESS".into())
+            }
+            Some(CapacityProviderUpdateStatus::DeleteFailed) => {
+                let why = p.update_status_reason().unwrap_or("no reason given");
+                tracing::warn!("deleting {KIND} {cp} failed ({why}); deleting it again");
+                Presence::Present(format!("DELETE_FAILED: {why}"))
+            }
+            _ => Presence::Present("ACTIVE".into()),
+        })
+    };
+    retry::delete_until_gone(ctx, KIND, cp, delete, probe).await
 }
 
 pub struct CapacityProvider {
@@ -168,7 +156,7 @@ impl Resource for CapacityProvider {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        let mut a = self.naming.desired_tags(&name(&self.naming));
         a.insert(
             "auto_scaling_group".into(),
             refs.id(&auto_scaling_group::key(&self.naming)),
@@ -181,7 +169,7 @@ impl Resource for CapacityProvider {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let cp = name(&self.naming);
         let asg_arn = refs.require(&auto_scaling_group::key(&self.naming))?;
         let provider = AutoScalingGroupProvider::builder()
@@ -190,23 +178,21 @@ impl Resource for CapacityProvider {
             .managed_termination_protection(ManagedTerminationProtection::Enabled)
             .build()
             .map_err(|e| Error::unexpected(KIND, &cp, e.to_string()))?;
-        let out = ctx
-            .aws
+        ctx.aws
             .ecs
             .create_capacity_provider()
             .name(&cp)
             .auto_scaling_group_provider(provider)
-            .set_tags(Some(ecs_cluster::ecs_tags(&self.naming, &cp)))
+            .set_tags(Some(ecs::aws_tags(&self.naming, &cp)))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &cp, e))?;
-        let p = out.capacity_provider().ok_or_else(|| {
-            Error::unexpected(KIND, &cp, "CreateCapacityProvider returned nothing")
-        })?;
-        let mut o = observe(p, ctx);
-        o.attrs.extend(tagging::desired(&self.naming, &cp));
-        o.owned = true;
-        Ok(o)
+            .map_err(|e| Error::aws("creating", KIND, &cp, e))?;
+        Ok(cp)
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        let p = find(ctx, &name(&self.naming)).await?;
+        Ok(p.map(|p| observe(&p, ctx)))
     }
 
     async fn update(
@@ -217,7 +203,7 @@ impl Resource for CapacityProvider {
         _refs: &Refs,
     ) -> Result<(), Error> {
         let cp = name(&self.naming);
-        for c in tagging::non_tag(changes) {
+        for c in tags::non_tag(changes) {
             if c.attr == "auto_scaling_group" {
                 return Err(Error::unexpected(
                     KIND,
@@ -226,7 +212,7 @@ impl Resource for CapacityProvider {
                 ));
             }
         }
-        if tagging::non_tag(changes).next().is_some() {
+        if tags::non_tag(changes).next().is_some() {
             ctx.aws
                 .ecs
                 .update_capacity_provider()
@@ -241,21 +227,7 @@ impl Resource for CapacityProvider {
                 .await
                 .map_err(|e| Error::aws("update", KIND, &cp, e))?;
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            ctx.aws
-                .ecs
-                .tag_resource()
-                .resource_arn(current.details.get("arn").cloned().unwrap_or_default())
-                .set_tags(Some(
-                    tags.into_iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| Error::aws("tag", KIND, &cp, e))?;
-        }
-        Ok(())
+        let arn = current.details.get("arn").cloned().unwrap_or_default();
+        ecs::update_tags(ctx, KIND, &cp, &arn, changes).await
     }
 }

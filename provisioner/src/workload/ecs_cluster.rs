@@ -1,15 +1,13 @@
 //! The ECS cluster. Its attached capacity providers are recorded in the
 //! observed details for the attachment kind (`cluster_capacity`).
 
-use super::tagging;
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::error::is_not_found;
+use crate::aws::ecs;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
 use crate::tags::Naming;
-use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_ecs::types::{ClusterField, ClusterSetting, ClusterSettingName, Tag};
+use aws_sdk_ecs::types::{Cluster, ClusterSetting, ClusterSettingName};
 
 pub const KIND: &str = "ecs-cluster";
 
@@ -19,14 +17,6 @@ pub fn name(naming: &Naming) -> String {
 
 pub fn key(naming: &Naming) -> Key {
     Key::new(KIND, name(naming))
-}
-
-pub fn ecs_tags(naming: &Naming, name: &str) -> Vec<Tag> {
-    naming
-        .tags(name)
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
 }
 
 pub struct EcsClusterKind;
@@ -42,77 +32,55 @@ impl Kind for EcsClusterKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let cluster = name(&ctx.naming);
-        let out = ctx
-            .aws
-            .ecs
-            .describe_clusters()
-            .clusters(&cluster)
-            .include(ClusterField::Tags)
-            .send()
-            .await
-            .map_err(|e| Error::aws("describe", KIND, &cluster, e))?;
-        // A deleted cluster stays visible as INACTIVE for a while.
-        Ok(out
-            .clusters()
-            .iter()
-            .filter(|c| c.status() == Some("ACTIVE"))
-            .map(|c| {
-                let pairs: Vec<(&str, &str)> = c
-                    .tags()
-                    .iter()
-                    .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-                    .collect();
-                let mut details = Attrs::new();
-                details.insert(
-                    "capacity_providers".into(),
-                    c.capacity_providers().join(","),
-                );
-                let strategy: Vec<String> = c
-                    .default_capacity_provider_strategy()
-                    .iter()
-                    .map(|s| format!("{}:{}:{}", s.capacity_provider(), s.weight(), s.base()))
-                    .collect();
-                details.insert("default_strategy".into(), strategy.join(","));
-                details.insert(
-                    "arn".into(),
-                    c.cluster_arn().unwrap_or_default().to_string(),
-                );
-                Observed {
-                    kind: KIND,
-                    id: c.cluster_name().unwrap_or(&cluster).to_string(),
-                    name: Some(c.cluster_name().unwrap_or(&cluster).to_string()),
-                    attrs: tagging::observed(pairs.iter().copied()),
-                    details,
-                    ready: true,
-                    owned: tagging::owns(&ctx.naming, &pairs),
-                }
-            })
-            .collect())
+        let cluster = ecs::find_cluster(ctx, &name(&ctx.naming)).await?;
+        Ok(cluster.iter().map(|c| observe(ctx, c)).collect())
     }
 
-    /// Waits while the cluster still holds hosts that are deregistering.
+    /// Retried while the cluster still holds hosts that are deregistering.
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            wait::until(&ctx.wait, KIND, o.display_name(), "deleted", || async {
-                match ctx.aws.ecs.delete_cluster().cluster(&o.id).send().await {
-                    Ok(_) => Ok(Poll::Done),
-                    Err(e) if is_not_found(&e) => Ok(Poll::Done),
-                    Err(e)
-                        if matches!(
-                            aws_code(&e),
-                            Some("ClusterContainsContainerInstancesException")
-                                | Some("ClusterContainsTasksException")
-                        ) =>
-                    {
-                        Ok(Poll::Pending("hosts still registered".into()))
-                    }
-                    Err(e) => Err(Error::aws("delete", KIND, o.display_name(), e)),
-                }
+            retry::delete(ctx, KIND, o.display_name(), || {
+                ctx.aws.ecs.delete_cluster().cluster(&o.id).send()
             })
             .await?;
         }
         Ok(())
+    }
+}
+
+/// The cluster; its capacity providers, default strategy and attachment
+/// status go in the details for the attachment kind (`cluster_capacity`).
+fn observe(ctx: &Ctx, c: &Cluster) -> Observed {
+    let tags = ecs::tags(c.tags());
+    let cluster = c.cluster_name().unwrap_or_default().to_string();
+    let mut details = Attrs::new();
+    details.insert(
+        "capacity_providers".into(),
+        c.capacity_providers().join(","),
+    );
+    let strategy: Vec<String> = c
+        .default_capacity_provider_strategy()
+        .iter()
+        .map(|s| format!("{}:{}:{}", s.capacity_provider(), s.weight(), s.base()))
+        .collect();
+    details.insert("default_strategy".into(), strategy.join(","));
+    details.insert(
+        "attachments_status".into(),
+        c.attachments_status().unwrap_or_default().to_string(),
+    );
+    details.insert(
+        "arn".into(),
+        c.cluster_arn().unwrap_or_default().to_string(),
+    );
+    let status = c.status().unwrap_or("unknown");
+    Observed {
+        kind: KIND,
+        id: cluster.clone(),
+        name: Some(cluster),
+        attrs: tags.attrs(),
+        details,
+        state: State::from_status(status == "ACTIVE", status),
+        owned: tags.owned_by(&ctx.naming),
     }
 }
 
@@ -131,13 +99,12 @@ impl Resource for EcsCluster {
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
-        tagging::desired(&self.naming, &name(&self.naming))
+        self.naming.desired_tags(&name(&self.naming))
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
         let cluster = name(&self.naming);
-        let out = ctx
-            .aws
+        ctx.aws
             .ecs
             .create_cluster()
             .cluster_name(&cluster)
@@ -147,27 +114,16 @@ impl Resource for EcsCluster {
                     .value("enabled")
                     .build(),
             )
-            .set_tags(Some(ecs_tags(&self.naming, &cluster)))
+            .set_tags(Some(ecs::aws_tags(&self.naming, &cluster)))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &cluster, e))?;
-        let mut details = Attrs::new();
-        details.insert(
-            "arn".into(),
-            out.cluster()
-                .and_then(|c| c.cluster_arn())
-                .unwrap_or_default()
-                .to_string(),
-        );
-        Ok(Observed {
-            kind: KIND,
-            id: cluster.clone(),
-            name: Some(cluster),
-            attrs: self.desired(refs),
-            details,
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &cluster, e))?;
+        Ok(cluster)
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        let cluster = ecs::find_cluster(ctx, &name(&self.naming)).await?;
+        Ok(cluster.map(|c| observe(ctx, &c)))
     }
 
     async fn update(
@@ -177,23 +133,7 @@ impl Resource for EcsCluster {
         changes: &[Change],
         _refs: &Refs,
     ) -> Result<(), Error> {
-        let cluster = name(&self.naming);
-        let tags = tagging::to_set(changes);
         let arn = current.details.get("arn").cloned().unwrap_or_default();
-        if !tags.is_empty() {
-            ctx.aws
-                .ecs
-                .tag_resource()
-                .resource_arn(arn)
-                .set_tags(Some(
-                    tags.into_iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| Error::aws("tag", KIND, &cluster, e))?;
-        }
-        Ok(())
+        ecs::update_tags(ctx, KIND, &name(&self.naming), &arn, changes).await
     }
 }

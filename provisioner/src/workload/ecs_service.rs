@@ -3,18 +3,16 @@
 //! period and rolling deployments that keep full capacity (and roll back on
 //! failure). `down` scales it to zero and deletes it first.
 
-use super::{cluster_capacity, ecs_cluster, listener, tagging, target_group, task_definition};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::error::is_not_found;
-use crate::tags::Naming;
-use crate::wait::{self, Poll, WaitPolicy};
+use super::{cluster_capacity, ecs_cluster, listener, target_group, task_definition};
+use crate::aws::ecs;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry::{self, Presence};
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     CapacityProviderStrategyItem, DeploymentCircuitBreaker, DeploymentConfiguration, LoadBalancer,
-    PlacementStrategy, PlacementStrategyType, PropagateTags, Service as AwsService, ServiceField,
-    Tag,
+    PlacementStrategy, PlacementStrategyType, PropagateTags, Service as AwsService,
 };
 use std::sync::Arc;
 
@@ -36,25 +34,7 @@ pub async fn describe(
     cluster: &str,
     service: &str,
 ) -> Result<Option<AwsService>, Error> {
-    let out = match ctx
-        .aws
-        .ecs
-        .describe_services()
-        .cluster(cluster)
-        .services(service)
-        .include(ServiceField::Tags)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) if is_not_found(&e) => return Ok(None),
-        Err(e) => return Err(Error::aws("describe", KIND, service, e)),
-    };
-    Ok(out
-        .services()
-        .iter()
-        .find(|s| s.status() == Some("ACTIVE"))
-        .cloned())
+    ecs::find_service(ctx, cluster, service).await
 }
 
 #[async_trait]
@@ -74,45 +54,12 @@ impl Kind for EcsServiceKind {
     }
 
     async fn discover(&self, ctx: &Ctx, found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let cluster = ecs_cluster::name(&ctx.naming);
         if found.of(ecs_cluster::KIND).is_empty() {
             return Ok(Vec::new());
         }
-        let svc_name = name(&ctx.naming);
-        let Some(s) = describe(ctx, &cluster, &svc_name).await? else {
-            return Ok(Vec::new());
-        };
-        let pairs: Vec<(&str, &str)> = s
-            .tags()
-            .iter()
-            .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-            .collect();
-        let mut attrs = tagging::observed(pairs.iter().copied());
-        attrs.insert("desired_count".into(), s.desired_count().to_string());
-        let groups: Vec<&str> = s
-            .load_balancers()
-            .iter()
-            .filter_map(|l| l.target_group_arn())
-            .collect();
-        attrs.insert("target_group".into(), groups.join(","));
-        let running = s.task_definition().unwrap_or_default();
-        attrs.insert(
-            "task_definition".into(),
-            running_fingerprint(ctx, found, running).await?,
-        );
-        let mut details = Attrs::new();
-        details.insert("task_definition_arn".into(), running.to_string());
-        details.insert("running_count".into(), s.running_count().to_string());
-        details.insert("cluster".into(), cluster);
-        Ok(vec![Observed {
-            kind: KIND,
-            id: s.service_arn().unwrap_or_default().to_string(),
-            name: s.service_name().map(String::from),
-            attrs,
-            details,
-            ready: true,
-            owned: tagging::owns(&ctx.naming, &pairs),
-        }])
+        find(ctx, found.of(task_definition::KIND))
+            .await
+            .map(|o| o.into_iter().collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
@@ -128,125 +75,106 @@ impl Kind for EcsServiceKind {
     }
 }
 
-/// The fingerprint of the revision the service runs: from the discovered
-/// latest revision when it is that one, else read.
-async fn running_fingerprint(ctx: &Ctx, found: &Inventory, arn: &str) -> Result<String, Error> {
-    if let Some(latest) = found.of(task_definition::KIND).iter().find(|t| t.id == arn) {
+/// The environment's service; `known` are task definitions already read,
+/// so the revision it runs is read only when it is another one.
+async fn find(ctx: &Ctx, known: &[Observed]) -> Result<Option<Observed>, Error> {
+    let cluster = ecs_cluster::name(&ctx.naming);
+    let Some(s) = ecs::find_service(ctx, &cluster, &name(&ctx.naming)).await? else {
+        return Ok(None);
+    };
+    let tags = ecs::tags(s.tags());
+    let mut attrs = tags.attrs();
+    attrs.insert("desired_count".into(), s.desired_count().to_string());
+    let groups: Vec<&str> = s
+        .load_balancers()
+        .iter()
+        .filter_map(|l| l.target_group_arn())
+        .collect();
+    attrs.insert("target_group".into(), groups.join(","));
+    let running = s.task_definition().unwrap_or_default();
+    attrs.insert(
+        "task_definition".into(),
+        running_fingerprint(ctx, known, running).await?,
+    );
+    let mut details = Attrs::new();
+    details.insert("task_definition_arn".into(), running.to_string());
+    details.insert("running_count".into(), s.running_count().to_string());
+    details.insert("cluster".into(), cluster);
+    Ok(Some(Observed {
+        kind: KIND,
+        id: s.service_arn().unwrap_or_default().to_string(),
+        name: s.service_name().map(String::from),
+        attrs,
+        details,
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    }))
+}
+
+/// The fingerprint of the revision the service runs: from a task definition
+/// already read when it is that one, else read.
+async fn running_fingerprint(ctx: &Ctx, known: &[Observed], arn: &str) -> Result<String, Error> {
+    if let Some(latest) = known.iter().find(|t| t.id == arn) {
         return Ok(task_definition::fingerprint(&latest.attrs));
     }
-    let out = ctx
-        .aws
-        .ecs
-        .describe_task_definition()
-        .task_definition(arn)
-        .send()
-        .await
-        .map_err(|e| Error::aws("describe", task_definition::KIND, arn, e))?;
-    Ok(out
-        .task_definition()
-        .map(|td| task_definition::fingerprint(&task_definition::attrs_of(td)))
+    Ok(ecs::find_task_definition(ctx, arn)
+        .await?
+        .map(|(td, _)| task_definition::fingerprint(&task_definition::attrs_of(&td)))
         .unwrap_or_default())
 }
 
 /// The trap: scale to zero (tasks drain from the target group), delete,
 /// and wait until ECS has let the service go.
 pub async fn delete_service(ctx: &Ctx, cluster: &str, service: &str) -> Result<(), Error> {
-    let ecs = &ctx.aws.ecs;
-    let gone = |code: Option<&str>| {
-        matches!(
-            code,
-            Some("ServiceNotFoundException") | Some("ClusterNotFoundException")
-        )
+    let delete = || async {
+        let scaled = ctx
+            .aws
+            .ecs
+            .update_service()
+            .cluster(cluster)
+            .service(service)
+            .desired_count(0)
+            .send()
+            .await
+            .map_err(|e| Error::aws("scaling to zero", KIND, service, e));
+        if let Err(e) = scaled {
+            if !e.is_not_found() {
+                return Err(e);
+            }
+        }
+        ctx.aws
+            .ecs
+            .delete_service()
+            .cluster(cluster)
+            .service(service)
+            .force(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, service, e))
     };
-    match ecs
-        .update_service()
-        .cluster(cluster)
-        .service(service)
-        .desired_count(0)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if gone(aws_code(&e)) || aws_code(&e) == Some("ServiceNotActiveException") => {}
-        Err(e) => return Err(Error::aws("scale to zero", KIND, service, e)),
-    }
-    match ecs
-        .delete_service()
-        .cluster(cluster)
-        .service(service)
-        .force(true)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if gone(aws_code(&e)) => return Ok(()),
-        Err(e) => return Err(Error::aws("delete", KIND, service, e)),
-    }
-    wait::until(&ctx.wait, KIND, service, "deleted", || async {
-        let out = match ecs
+    let probe = || async {
+        let out = ctx
+            .aws
+            .ecs
             .describe_services()
             .cluster(cluster)
             .services(service)
             .send()
             .await
-        {
+            .map_err(|e| Error::aws("reading", KIND, service, e));
+        let out = match out {
             Ok(out) => out,
-            Err(e) if gone(aws_code(&e)) => return Ok(Poll::Done),
-            Err(e) => return Err(Error::aws("describe", KIND, service, e)),
+            Err(e) if e.is_not_found() => return Ok(Presence::Gone),
+            Err(e) => return Err(e),
         };
         Ok(match out.services().first().and_then(|s| s.status()) {
-            None | Some("INACTIVE") => Poll::Done,
-            Some(status) => Poll::Pending(status.to_string()),
+            None | Some("INACTIVE") => Presence::Gone,
+            Some("ACTIVE") => Presence::Present("ACTIVE".into()),
+            Some(status) => Presence::Going(status.to_string()),
         })
-    })
-    .await
-}
-
-/// Waits until the service runs `desired` tasks of one deployment whose
-/// rollout completed; fails when ECS rolls the deployment back.
-pub async fn wait_steady(
-    ctx: &Ctx,
-    policy: &WaitPolicy,
-    cluster: &str,
-    service: &str,
-) -> Result<(), Error> {
-    wait::until(policy, KIND, service, "steady", || async {
-        let s = describe(ctx, cluster, service).await?.ok_or_else(|| {
-            Error::unexpected(KIND, service, "the service disappeared while rolling out")
-        })?;
-        let deployments = s.deployments();
-        let primary = deployments.iter().find(|d| d.status() == Some("PRIMARY"));
-        let rollout = primary
-            .and_then(|d| d.rollout_state())
-            .map(|r| r.as_str().to_string());
-        if rollout.as_deref() == Some("FAILED") {
-            let why = primary
-                .and_then(|d| d.rollout_state_reason())
-                .unwrap_or("no reason given");
-            return Err(Error::unexpected(
-                KIND,
-                service,
-                format!("deployment failed: {why}"),
-            ));
-        }
-        let steady = deployments.len() == 1
-            && s.running_count() == s.desired_count()
-            && s.pending_count() == 0
-            && rollout.as_deref().is_none_or(|r| r == "COMPLETED");
-        Ok(if steady {
-            Poll::Done
-        } else {
-            Poll::Pending(format!(
-                "{} deployments, {}/{} running, {} pending, rollout {}",
-                deployments.len(),
-                s.running_count(),
-                s.desired_count(),
-                s.pending_count(),
-                rollout.unwrap_or_else(|| "unknown".into())
-            ))
-        })
-    })
-    .await
+    };
+    retry::delete_until_gone(ctx, KIND, service, delete, probe).await
 }
 
 pub struct EcsService {
@@ -276,7 +204,7 @@ impl Resource for EcsService {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        let mut a = self.naming.desired_tags(&name(&self.naming));
         a.insert("desired_count".into(), self.desired_count.to_string());
         a.insert(
             "target_group".into(),
@@ -289,14 +217,13 @@ impl Resource for EcsService {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let svc = name(&self.naming);
         let cluster = ecs_cluster::name(&self.naming);
         let cp = super::capacity_provider::name(&self.naming);
         let build =
             |e: aws_sdk_ecs::error::BuildError| Error::unexpected(KIND, &svc, e.to_string());
-        let out = ctx
-            .aws
+        ctx.aws
             .ecs
             .create_service()
             .cluster(&cluster)
@@ -345,24 +272,15 @@ impl Resource for EcsService {
             )
             .enable_ecs_managed_tags(true)
             .propagate_tags(PropagateTags::Service)
-            .set_tags(Some(ecs_cluster::ecs_tags(&self.naming, &svc)))
+            .set_tags(Some(ecs::aws_tags(&self.naming, &svc)))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &svc, e))?;
-        let s = out
-            .service()
-            .ok_or_else(|| Error::unexpected(KIND, &svc, "CreateService returned nothing"))?;
-        let mut details = Attrs::new();
-        details.insert("cluster".into(), cluster);
-        Ok(Observed {
-            kind: KIND,
-            id: s.service_arn().unwrap_or_default().to_string(),
-            name: Some(svc),
-            attrs: self.desired(refs),
-            details,
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &svc, e))?;
+        Ok(svc)
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx, &[]).await
     }
 
     async fn update(
@@ -374,7 +292,7 @@ impl Resource for EcsService {
     ) -> Result<(), Error> {
         let svc = name(&self.naming);
         let cluster = ecs_cluster::name(&self.naming);
-        if tagging::non_tag(changes).next().is_some() {
+        if tags::non_tag(changes).next().is_some() {
             let mut req = ctx
                 .aws
                 .ecs
@@ -398,21 +316,6 @@ impl Resource for EcsService {
                 .await
                 .map_err(|e| Error::aws("update", KIND, &svc, e))?;
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            ctx.aws
-                .ecs
-                .tag_resource()
-                .resource_arn(&current.id)
-                .set_tags(Some(
-                    tags.into_iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| Error::aws("tag", KIND, &svc, e))?;
-        }
-        Ok(())
+        ecs::update_tags(ctx, KIND, &svc, &current.id, changes).await
     }
 }

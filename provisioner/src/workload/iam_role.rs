@@ -4,14 +4,14 @@
 //! Roles live under the path `/{project}/{env}/`, so one ListRoles call with
 //! that prefix finds them all.
 
-use super::tagging;
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::is_not_found;
-use crate::tags::Naming;
+use crate::aws::iam::{self, canonical};
+use crate::aws::Location;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
-use serde_json::{json, Value};
+use serde_json::json;
 
 pub const KIND: &str = "iam-role";
 /// The name of each role's inline policy.
@@ -29,43 +29,6 @@ pub fn execution_role_name(naming: &Naming) -> String {
     naming.name("task-execution")
 }
 
-/// JSON documents compare by content: IAM returns them URL-encoded and
-/// re-ordered.
-pub fn canonical(doc: &str) -> String {
-    let decoded = percent_decode(doc);
-    serde_json::from_str::<Value>(&decoded)
-        .map(|v| v.to_string())
-        .unwrap_or(decoded)
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (b'+', _, _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 pub fn trust_policy(service: &str) -> String {
     json!({
         "Version": "2012-10-17",
@@ -79,12 +42,12 @@ pub fn log_group(naming: &Naming) -> String {
     format!("/{}/{}/gameserver", naming.project, naming.environment)
 }
 
-/// What the ECS agent and the awslogs driver need on a host, scoped to this
-/// environment's cluster and log group.
-pub fn instance_policy(naming: &Naming, region: &str, cluster: &str) -> String {
-    let cluster_arn = format!("arn:aws:ecs:{region}:*:cluster/{cluster}");
-    let container_instances = format!("arn:aws:ecs:{region}:*:container-instance/{cluster}/*");
-    let logs = format!("arn:aws:logs:{region}:*:log-group:{}:*", log_group(naming));
+/// What the ECS agent needs on a host, scoped to this environment's
+/// cluster. Container logs are not here: the awslogs driver uses the task
+/// execution role when the task has one.
+pub fn instance_policy(location: &Location, cluster: &str) -> String {
+    let cluster_arn = location.arn("ecs", &format!("cluster/{cluster}"));
+    let container_instances = location.arn("ecs", &format!("container-instance/{cluster}/*"));
     json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -102,27 +65,53 @@ pub fn instance_policy(naming: &Naming, region: &str, cluster: &str) -> String {
                 "Effect": "Allow",
                 "Action": ["ecs:DiscoverPollEndpoint", "ecs:Poll", "ecs:StartTelemetrySession"],
                 "Resource": "*"
-            },
-            {
-                "Sid": "ContainerLogs",
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": logs
             }
         ]
     })
     .to_string()
 }
 
-/// What ECS needs to start the task: pull its image, read its secret.
-pub fn execution_policy(secret_parameter_arn: Option<&str>) -> String {
-    let mut statements = vec![json!({
-        "Sid": "PullImage",
-        "Effect": "Allow",
-        "Action": ["ecr:GetAuthorizationToken", "ecr:BatchCheckLayerAvailability",
-                   "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"],
-        "Resource": "*"
-    })];
+/// What ECS needs to start the task and keep it logging: pull its image,
+/// write its logs, read its secret.
+///
+/// On the ECS-optimized AMI the awslogs driver authenticates with the task
+/// execution role when the task has one (the agent's
+/// ECS_ENABLE_AWSLOGS_EXECUTIONROLE_OVERRIDE, on by default since ecs-init
+/// 1.16.0-1; ECS developer guide, "Amazon ECS task execution IAM role": the
+/// role lets the agent "send container logs to CloudWatch Logs"), so the log
+/// actions belong here; without them no task starts.
+///
+/// Pulls are scoped to the environment's repository when the task runs its
+/// image (`repository`); an image named elsewhere may live in any registry.
+/// GetAuthorizationToken accepts no resource scoping.
+pub fn execution_policy(
+    naming: &Naming,
+    location: &Location,
+    secret_parameter_arn: Option<&str>,
+    repository: Option<&str>,
+) -> String {
+    let logs = location.arn("logs", &format!("log-group:{}:*", log_group(naming)));
+    let mut statements = vec![
+        json!({
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": ["ecr:GetAuthorizationToken"],
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "PullImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer",
+                       "ecr:BatchGetImage"],
+            "Resource": repository.unwrap_or("*")
+        }),
+        json!({
+            "Sid": "ContainerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": logs
+        }),
+    ];
     if let Some(arn) = secret_parameter_arn {
         statements.push(json!({
             "Sid": "ReadRedisAuthToken",
@@ -147,93 +136,69 @@ impl Kind for IamRoleKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let iam = &ctx.aws.iam;
-        let prefix = path(&ctx.naming);
-        let roles = iam
-            .list_roles()
-            .path_prefix(&prefix)
-            .send()
-            .await
-            .map_err(|e| Error::aws("list", KIND, &prefix, e))?;
         let mut found = Vec::new();
-        for role in roles.roles() {
-            let name = role.role_name().to_string();
-            let full = iam
-                .get_role()
-                .role_name(&name)
-                .send()
-                .await
-                .map_err(|e| Error::aws("describe", KIND, &name, e))?;
-            let Some(full) = full.role() else { continue };
-            let pairs: Vec<(&str, &str)> =
-                full.tags().iter().map(|t| (t.key(), t.value())).collect();
-            let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert(
-                "trust".into(),
-                canonical(full.assume_role_policy_document().unwrap_or_default()),
-            );
-            match iam
-                .get_role_policy()
-                .role_name(&name)
-                .policy_name(POLICY_NAME)
-                .send()
-                .await
-            {
-                Ok(p) => {
-                    attrs.insert("policy".into(), canonical(p.policy_document()));
-                }
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("read the policy of", KIND, &name, e)),
-            }
-            let mut details = Attrs::new();
-            details.insert("name".into(), name.clone());
-            found.push(Observed {
-                kind: KIND,
-                id: full.arn().to_string(),
-                name: Some(name),
-                attrs,
-                details,
-                ready: true,
-                owned: tagging::owns(&ctx.naming, &pairs),
-            });
+        for name in iam::roles_under(ctx, &path(&ctx.naming)).await? {
+            found.extend(find(ctx, &name).await?);
         }
         Ok(found)
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        let iam = &ctx.aws.iam;
+        let client = &ctx.aws.iam;
         for o in items {
-            let name = o
-                .details
-                .get("name")
-                .cloned()
-                .unwrap_or_else(|| o.display_name().to_string());
-            let policies = match iam.list_role_policies().role_name(&name).send().await {
+            let name = o.display_name();
+            let policies = match client.list_role_policies().role_name(name).send().await {
                 Ok(p) => p.policy_names().to_vec(),
-                Err(e) if is_not_found(&e) => continue,
-                Err(e) => return Err(Error::aws("list policies of", KIND, &name, e)),
-            };
-            for p in policies {
-                match iam
-                    .delete_role_policy()
-                    .role_name(&name)
-                    .policy_name(&p)
-                    .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(Error::aws("delete the policy of", KIND, &name, e)),
+                Err(e) => {
+                    let e = Error::aws("listing the policies of", KIND, name, e);
+                    if e.is_not_found() {
+                        continue;
+                    }
+                    return Err(e);
                 }
+            };
+            for p in &policies {
+                retry::delete(ctx, KIND, name, || {
+                    client
+                        .delete_role_policy()
+                        .role_name(name)
+                        .policy_name(p)
+                        .send()
+                })
+                .await?;
             }
-            match iam.delete_role().role_name(&name).send().await {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, &name, e)),
-            }
+            retry::delete(ctx, KIND, name, || {
+                client.delete_role().role_name(name).send()
+            })
+            .await?;
         }
         Ok(())
     }
+}
+
+/// The role with its trust and inline policy, when it exists.
+async fn find(ctx: &Ctx, name: &str) -> Result<Option<Observed>, Error> {
+    let Some(role) = iam::find_role(ctx, name).await? else {
+        return Ok(None);
+    };
+    let tags = iam::tags(role.tags());
+    let mut attrs = tags.attrs();
+    attrs.insert(
+        "trust".into(),
+        canonical(role.assume_role_policy_document().unwrap_or_default()),
+    );
+    if let Some(policy) = iam::find_role_policy(ctx, name, POLICY_NAME).await? {
+        attrs.insert("policy".into(), policy);
+    }
+    Ok(Some(Observed {
+        kind: KIND,
+        id: role.arn().to_string(),
+        name: Some(name.to_string()),
+        attrs,
+        details: Attrs::new(),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    }))
 }
 
 /// One role: who may assume it and its inline policy.
@@ -248,16 +213,28 @@ pub struct IamRole {
 pub enum PolicySource {
     Fixed(String),
     /// The execution policy, reading the parameter with this key if any.
-    Execution(Option<Key>),
+    Execution {
+        location: Location,
+        token: Option<Key>,
+        /// The environment's repository's ARN, when the task runs its image.
+        repository: Option<String>,
+    },
 }
 
 impl IamRole {
     fn policy(&self, refs: &Refs) -> String {
         match &self.policy {
             PolicySource::Fixed(doc) => doc.clone(),
-            PolicySource::Execution(param) => {
-                execution_policy(param.as_ref().map(|k| refs.id(k)).as_deref())
-            }
+            PolicySource::Execution {
+                location,
+                token,
+                repository,
+            } => execution_policy(
+                &self.naming,
+                location,
+                token.as_ref().map(|k| refs.id(k)).as_deref(),
+                repository.as_deref(),
+            ),
         }
     }
 
@@ -283,20 +260,22 @@ impl Resource for IamRole {
 
     fn depends_on(&self) -> Vec<Key> {
         match &self.policy {
-            PolicySource::Execution(Some(k)) => vec![k.clone()],
+            PolicySource::Execution { token: Some(k), .. } => vec![k.clone()],
             _ => Vec::new(),
         }
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &self.name);
+        let mut a = self.naming.desired_tags(&self.name);
         a.insert("trust".into(), canonical(&trust_policy(self.service)));
         a.insert("policy".into(), canonical(&self.policy(refs)));
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
-        let mut req = ctx
+    /// The role with its trust policy and tags; its inline policy follows
+    /// as an update, once IAM knows the role.
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
+        let out = ctx
             .aws
             .iam
             .create_role()
@@ -306,32 +285,18 @@ impl Resource for IamRole {
             .description(format!(
                 "Spaaace {} ({})",
                 self.naming.environment, self.service
-            ));
-        for (k, v) in self.naming.tags(&self.name) {
-            req = req.tags(
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?,
-            );
-        }
-        let out = req
+            ))
+            .set_tags(Some(iam::aws_tags(&self.naming, &self.name)?))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &self.name, e))?;
-        self.put_policy(ctx, refs).await?;
-        let mut details = Attrs::new();
-        details.insert("name".into(), self.name.clone());
-        Ok(Observed {
-            kind: KIND,
-            id: out.role().map(|r| r.arn().to_string()).unwrap_or_default(),
-            name: Some(self.name.clone()),
-            attrs: self.desired(refs),
-            details,
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &self.name, e))?;
+        out.role()
+            .map(|r| r.arn().to_string())
+            .ok_or_else(|| Error::unexpected(KIND, &self.name, "CreateRole returned no role"))
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx, &self.name).await
     }
 
     async fn update(
@@ -341,11 +306,12 @@ impl Resource for IamRole {
         changes: &[Change],
         refs: &Refs,
     ) -> Result<(), Error> {
-        let iam = &ctx.aws.iam;
-        for c in tagging::non_tag(changes) {
+        let client = &ctx.aws.iam;
+        for c in tags::non_tag(changes) {
             match c.attr.as_str() {
                 "trust" => {
-                    iam.update_assume_role_policy()
+                    client
+                        .update_assume_role_policy()
                         .role_name(&self.name)
                         .policy_document(trust_policy(self.service))
                         .send()
@@ -364,21 +330,15 @@ impl Resource for IamRole {
                 }
             }
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            let mut req = iam.tag_role().role_name(&self.name);
-            for (k, v) in tags {
-                req = req.tags(
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(|e| Error::unexpected(KIND, &self.name, e.to_string()))?,
-                );
-            }
-            req.send()
+        let set = tags::to_set(changes);
+        if !set.is_empty() {
+            client
+                .tag_role()
+                .role_name(&self.name)
+                .set_tags(Some(iam::tag_list(set, &self.name)?))
+                .send()
                 .await
-                .map_err(|e| Error::aws("tag", KIND, &self.name, e))?;
+                .map_err(|e| Error::aws("tagging", KIND, &self.name, e))?;
         }
         Ok(())
     }
@@ -388,35 +348,91 @@ impl Resource for IamRole {
 mod tests {
     use super::*;
 
-    #[test]
-    fn documents_compare_by_content_not_encoding() {
-        let doc = trust_policy("ec2.amazonaws.com");
-        let encoded = doc
-            .replace('{', "%7B")
-            .replace('}', "%7D")
-            .replace('"', "%22");
-        assert_eq!(canonical(&encoded), canonical(&doc));
-        assert_ne!(
-            canonical(&doc),
-            canonical(&trust_policy("ecs-tasks.amazonaws.com"))
-        );
+    fn location(partition: &'static str, region: &str) -> Location {
+        Location {
+            partition,
+            region: region.into(),
+        }
     }
 
     #[test]
     fn instance_policy_is_scoped_to_the_environment() {
+        let doc = instance_policy(&location("aws", "us-east-1"), "spaaace-dev");
+        assert!(doc.contains("arn:aws:ecs:us-east-1:*:cluster/spaaace-dev"));
+        assert!(
+            !doc.contains("\"ecs:*\"") && !doc.contains("logs:"),
+            "{doc}"
+        );
+    }
+
+    #[test]
+    fn the_execution_role_can_write_the_task_logs() {
         let naming = Naming::new("spaaace", "dev");
-        let doc: Value =
-            serde_json::from_str(&instance_policy(&naming, "us-east-1", "spaaace-dev")).unwrap();
-        let text = doc.to_string();
-        assert!(text.contains("arn:aws:ecs:us-east-1:*:cluster/spaaace-dev"));
-        assert!(text.contains("log-group:/spaaace/dev/gameserver:*"));
-        assert!(!text.contains("\"ecs:*\"") && !text.contains("\"logs:*\""));
+        let doc: serde_json::Value = serde_json::from_str(&execution_policy(
+            &naming,
+            &location("aws", "eu-west-1"),
+            None,
+            None,
+        ))
+        .unwrap();
+        let logs = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "ContainerLogs")
+            .expect("a logs statement");
+        let actions: Vec<&str> = logs["Action"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents"
+            ]
+        );
+        assert_eq!(
+            logs["Resource"],
+            "arn:aws:logs:eu-west-1:*:log-group:/spaaace/dev/gameserver:*"
+        );
+    }
+
+    #[test]
+    fn arns_take_the_partition_and_region_they_are_given() {
+        let doc = instance_policy(&location("aws-cn", "cn-north-1"), "spaaace-dev");
+        assert!(
+            doc.contains("arn:aws-cn:ecs:cn-north-1:*:cluster/spaaace-dev"),
+            "{doc}"
+        );
+        assert!(!doc.contains("arn:aws:"), "{doc}");
     }
 
     #[test]
     fn execution_policy_reads_only_the_named_parameter() {
+        let naming = Naming::new("spaaace", "prod");
+        let here = location("aws", "us-east-1");
         let arn = "arn:aws:ssm:us-east-1:1:parameter/spaaace/prod/redis-auth-token";
-        assert!(execution_policy(Some(arn)).contains(arn));
-        assert!(!execution_policy(None).contains("ssm:"));
+        assert!(execution_policy(&naming, &here, Some(arn), None).contains(arn));
+        assert!(!execution_policy(&naming, &here, None, None).contains("ssm:"));
+    }
+
+    #[test]
+    fn pulls_are_scoped_to_the_environments_repository_when_it_is_the_image() {
+        let naming = Naming::new("spaaace", "dev");
+        let here = location("aws", "us-east-1");
+        let repo = "arn:aws:ecr:us-east-1:*:repository/spaaace-dev-gameserver";
+        let doc: serde_json::Value =
+            serde_json::from_str(&execution_policy(&naming, &here, None, Some(repo))).unwrap();
+        let pull = doc["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "PullImage")
+            .unwrap();
+        assert_eq!(pull["Resource"], repo);
     }
 }

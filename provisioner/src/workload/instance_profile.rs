@@ -1,13 +1,13 @@
 //! The instance profile that hands the container-instance role to the ECS
 //! hosts. Named like its role, under the same IAM path.
 
-use super::{iam_role, tagging};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::is_not_found;
-use crate::tags::Naming;
+use super::iam_role;
+use crate::aws::iam;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
-use aws_sdk_iam::types::Tag;
 
 pub const KIND: &str = "instance-profile";
 
@@ -28,87 +28,66 @@ impl Kind for InstanceProfileKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let iam = &ctx.aws.iam;
-        let prefix = iam_role::path(&ctx.naming);
-        let out = iam
-            .list_instance_profiles()
-            .path_prefix(&prefix)
-            .send()
-            .await
-            .map_err(|e| Error::aws("list", KIND, &prefix, e))?;
         let mut found = Vec::new();
-        for p in out.instance_profiles() {
-            let name = p.instance_profile_name().to_string();
-            // ListInstanceProfiles leaves tags out; GetInstanceProfile has them.
-            let full = iam
-                .get_instance_profile()
-                .instance_profile_name(&name)
-                .send()
-                .await
-                .map_err(|e| Error::aws("describe", KIND, &name, e))?;
-            let tags = full
-                .instance_profile()
-                .map(|p| p.tags())
-                .unwrap_or_default();
-            let pairs: Vec<(&str, &str)> = tags.iter().map(|t| (t.key(), t.value())).collect();
-            let mut attrs = tagging::observed(pairs.iter().copied());
-            let roles: Vec<&str> = p.roles().iter().map(|r| r.role_name()).collect();
-            attrs.insert("role".into(), roles.join(","));
-            let mut details = Attrs::new();
-            details.insert("name".into(), name.clone());
-            found.push(Observed {
-                kind: KIND,
-                id: p.arn().to_string(),
-                name: Some(name),
-                attrs,
-                details,
-                ready: true,
-                owned: tagging::owns(&ctx.naming, &pairs),
-            });
+        for name in iam::instance_profiles_under(ctx, &iam_role::path(&ctx.naming)).await? {
+            found.extend(find(ctx, &name).await?);
         }
         Ok(found)
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
-        let iam = &ctx.aws.iam;
         for o in items {
-            let name = o
-                .details
-                .get("name")
-                .cloned()
-                .unwrap_or_else(|| o.display_name().to_string());
-            for role in o
-                .attrs
-                .get("role")
-                .into_iter()
-                .flat_map(|r| r.split(','))
-                .filter(|r| !r.is_empty())
-            {
-                match iam
-                    .remove_role_from_instance_profile()
-                    .instance_profile_name(&name)
-                    .role_name(role)
+            let name = o.display_name();
+            for role in roles(o) {
+                retry::delete(ctx, KIND, name, || {
+                    ctx.aws
+                        .iam
+                        .remove_role_from_instance_profile()
+                        .instance_profile_name(name)
+                        .role_name(role)
+                        .send()
+                })
+                .await?;
+            }
+            retry::delete(ctx, KIND, name, || {
+                ctx.aws
+                    .iam
+                    .delete_instance_profile()
+                    .instance_profile_name(name)
                     .send()
-                    .await
-                {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(Error::aws("remove the role from", KIND, &name, e)),
-                }
-            }
-            match iam
-                .delete_instance_profile()
-                .instance_profile_name(&name)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, &name, e)),
-            }
+            })
+            .await?;
         }
         Ok(())
     }
+}
+
+fn roles(o: &Observed) -> impl Iterator<Item = &str> {
+    o.attrs
+        .get("role")
+        .into_iter()
+        .flat_map(|r| r.split(','))
+        .filter(|r| !r.is_empty())
+}
+
+/// The profile with its roles and tags, when it exists.
+async fn find(ctx: &Ctx, name: &str) -> Result<Option<Observed>, Error> {
+    let Some(p) = iam::find_instance_profile(ctx, name).await? else {
+        return Ok(None);
+    };
+    let tags = iam::tags(p.tags());
+    let mut attrs = tags.attrs();
+    let names: Vec<&str> = p.roles().iter().map(|r| r.role_name()).collect();
+    attrs.insert("role".into(), names.join(","));
+    Ok(Some(Observed {
+        kind: KIND,
+        id: p.arn().to_string(),
+        name: Some(name.to_string()),
+        attrs,
+        details: Attrs::new(),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    }))
 }
 
 pub struct InstanceProfile {
@@ -132,48 +111,31 @@ impl Resource for InstanceProfile {
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &self.name());
+        let mut a = self.naming.desired_tags(&self.name());
         a.insert("role".into(), self.name());
         a
     }
 
-    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<Observed, Error> {
+    /// The profile alone; its role is added as an update.
+    async fn create(&self, ctx: &Ctx, _refs: &Refs) -> Result<String, Error> {
         let name = self.name();
-        let mut req = ctx
+        let out = ctx
             .aws
             .iam
             .create_instance_profile()
             .instance_profile_name(&name)
-            .path(iam_role::path(&self.naming));
-        for (k, v) in self.naming.tags(&name) {
-            req = req.tags(
-                Tag::builder()
-                    .key(k)
-                    .value(v)
-                    .build()
-                    .map_err(|e| Error::unexpected(KIND, &name, e.to_string()))?,
-            );
-        }
-        let out = req
+            .path(iam_role::path(&self.naming))
+            .set_tags(Some(iam::aws_tags(&self.naming, &name)?))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &name, e))?;
-        let mut attrs = tagging::desired(&self.naming, &name);
-        attrs.insert("role".into(), String::new());
-        let mut details = Attrs::new();
-        details.insert("name".into(), name.clone());
-        Ok(Observed {
-            kind: KIND,
-            id: out
-                .instance_profile()
-                .map(|p| p.arn().to_string())
-                .unwrap_or_default(),
-            name: Some(name),
-            attrs,
-            details,
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &name, e))?;
+        out.instance_profile()
+            .map(|p| p.arn().to_string())
+            .ok_or_else(|| Error::unexpected(KIND, &name, "CreateInstanceProfile returned nothing"))
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx, &self.name()).await
     }
 
     async fn update(
@@ -183,46 +145,36 @@ impl Resource for InstanceProfile {
         changes: &[Change],
         _refs: &Refs,
     ) -> Result<(), Error> {
-        let iam = &ctx.aws.iam;
+        let client = &ctx.aws.iam;
         let name = self.name();
         if changes.iter().any(|c| c.attr == "role") {
             // An instance profile holds at most one role: swap it.
-            for old in current
-                .attrs
-                .get("role")
-                .into_iter()
-                .flat_map(|r| r.split(','))
-                .filter(|r| !r.is_empty())
-            {
-                iam.remove_role_from_instance_profile()
+            for old in roles(current) {
+                client
+                    .remove_role_from_instance_profile()
                     .instance_profile_name(&name)
                     .role_name(old)
                     .send()
                     .await
                     .map_err(|e| Error::aws("remove the role from", KIND, &name, e))?;
             }
-            iam.add_role_to_instance_profile()
+            client
+                .add_role_to_instance_profile()
                 .instance_profile_name(&name)
                 .role_name(&name)
                 .send()
                 .await
                 .map_err(|e| Error::aws("add the role to", KIND, &name, e))?;
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            let mut req = iam.tag_instance_profile().instance_profile_name(&name);
-            for (k, v) in tags {
-                req = req.tags(
-                    Tag::builder()
-                        .key(k)
-                        .value(v)
-                        .build()
-                        .map_err(|e| Error::unexpected(KIND, &name, e.to_string()))?,
-                );
-            }
-            req.send()
+        let set = tags::to_set(changes);
+        if !set.is_empty() {
+            client
+                .tag_instance_profile()
+                .instance_profile_name(&name)
+                .set_tags(Some(iam::tag_list(set, &name)?))
+                .send()
                 .await
-                .map_err(|e| Error::aws("tag", KIND, &name, e))?;
+                .map_err(|e| Error::aws("tagging", KIND, &name, e))?;
         }
         Ok(())
     }

@@ -5,18 +5,19 @@
 //! A change makes a new default version and starts an instance refresh of
 //! the Auto Scaling Group, which replaces hosts without dropping capacity.
 
-use super::{auto_scaling_group, ecs_cluster, instance_profile, tagging, NetworkKeys};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::tags::Naming;
+use super::{auto_scaling_group, ecs_cluster, instance_profile, NetworkKeys};
+use crate::aws::{ec2, ssm};
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry;
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    LaunchTemplateBlockDeviceMappingRequest, LaunchTemplateHttpTokensState,
-    LaunchTemplateIamInstanceProfileSpecificationRequest,
+    LaunchTemplate as AwsLaunchTemplate, LaunchTemplateBlockDeviceMappingRequest,
+    LaunchTemplateHttpTokensState, LaunchTemplateIamInstanceProfileSpecificationRequest,
     LaunchTemplateInstanceMetadataEndpointState, LaunchTemplateInstanceMetadataOptionsRequest,
-    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType, Tag,
-    TagSpecification, VolumeType,
+    LaunchTemplateTagSpecificationRequest, RequestLaunchTemplateData, ResourceType,
+    ResponseLaunchTemplateData, VolumeType,
 };
 
 pub const KIND: &str = "launch-template";
@@ -35,15 +36,9 @@ pub fn ami_parameter(architecture: &str) -> String {
 /// Looks up the AMI id of the current ECS-optimized AL2023 image.
 pub async fn resolve_ami(ctx: &Ctx, architecture: &str) -> Result<String, Error> {
     let parameter = ami_parameter(architecture);
-    let out = ctx
-        .aws
-        .ssm
-        .get_parameter()
-        .name(&parameter)
-        .send()
-        .await
-        .map_err(|e| Error::aws("read", "ssm-parameter", &parameter, e))?;
-    out.parameter()
+    ssm::find_parameter(ctx, &parameter, false)
+        .await?
+        .as_ref()
         .and_then(|p| p.value())
         .filter(|v| v.starts_with("ami-"))
         .map(String::from)
@@ -83,133 +78,135 @@ impl Kind for LaunchTemplateKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let lt_name = name(&ctx.naming);
-        let ec2 = &ctx.aws.ec2;
-        let out = match ec2
-            .describe_launch_templates()
-            .launch_template_names(&lt_name)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            Err(e) if aws_code(&e).is_some_and(|c| c.contains("NotFound")) => return Ok(Vec::new()),
-            Err(e) => return Err(Error::aws("describe", KIND, &lt_name, e)),
-        };
-        let mut found = Vec::new();
-        for lt in out.launch_templates() {
-            let id = lt.launch_template_id().unwrap_or_default().to_string();
-            let pairs: Vec<(&str, &str)> = lt
-                .tags()
-                .iter()
-                .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-                .collect();
-            let versions = ec2
-                .describe_launch_template_versions()
-                .launch_template_id(&id)
-                .versions("$Default")
-                .send()
-                .await
-                .map_err(|e| Error::aws("describe the default version of", KIND, &lt_name, e))?;
-            let mut attrs = tagging::observed(pairs.iter().copied());
-            if let Some(data) = versions
-                .launch_template_versions()
-                .first()
-                .and_then(|v| v.launch_template_data())
-            {
-                attrs.insert(
-                    "image".into(),
-                    data.image_id().unwrap_or_default().to_string(),
-                );
-                attrs.insert(
-                    "instance_type".into(),
-                    data.instance_type()
-                        .map(|t| t.as_str().to_string())
-                        .unwrap_or_default(),
-                );
-                attrs.insert(
-                    "user_data".into(),
-                    data.user_data().unwrap_or_default().to_string(),
-                );
-                attrs.insert(
-                    "instance_profile".into(),
-                    data.iam_instance_profile()
-                        .and_then(|p| p.name())
-                        .unwrap_or_default()
-                        .to_string(),
-                );
-                let mut groups: Vec<&str> = data
-                    .security_group_ids()
-                    .iter()
-                    .map(String::as_str)
-                    .collect();
-                groups.sort_unstable();
-                attrs.insert("security_groups".into(), groups.join(","));
-                let meta = data.metadata_options();
-                attrs.insert(
-                    "imds".into(),
-                    format!(
-                        "tokens={} hop_limit={}",
-                        meta.and_then(|m| m.http_tokens())
-                            .map(|t| t.as_str())
-                            .unwrap_or("optional"),
-                        meta.and_then(|m| m.http_put_response_hop_limit())
-                            .unwrap_or(1)
-                    ),
-                );
-                let root = data
-                    .block_device_mappings()
-                    .iter()
-                    .find(|b| b.device_name() == Some(ROOT_DEVICE))
-                    .and_then(|b| b.ebs());
-                attrs.insert(
-                    "root_volume".into(),
-                    format!(
-                        "{}GB {} encrypted={}",
-                        root.and_then(|e| e.volume_size()).unwrap_or(0),
-                        root.and_then(|e| e.volume_type())
-                            .map(|t| t.as_str())
-                            .unwrap_or("default"),
-                        root.and_then(|e| e.encrypted()).unwrap_or(false)
-                    ),
-                );
-            }
-            let mut details = Attrs::new();
-            details.insert(
-                "default_version".into(),
-                lt.default_version_number()
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-            );
-            found.push(Observed {
-                kind: KIND,
-                id,
-                name: Some(lt.launch_template_name().unwrap_or(&lt_name).to_string()),
-                attrs,
-                details,
-                ready: true,
-                owned: tagging::owns(&ctx.naming, &pairs),
-            });
-        }
-        Ok(found)
+        find(ctx).await.map(|o| o.into_iter().collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx
-                .aws
-                .ec2
-                .delete_launch_template()
-                .launch_template_id(&o.id)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if aws_code(&e).is_some_and(|c| c.contains("NotFound")) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
-            }
+            retry::delete(ctx, KIND, o.display_name(), || {
+                ctx.aws
+                    .ec2
+                    .delete_launch_template()
+                    .launch_template_id(&o.id)
+                    .send()
+            })
+            .await?;
         }
         Ok(())
     }
+}
+
+/// The environment's launch template, described by its default version.
+async fn find(ctx: &Ctx) -> Result<Option<Observed>, Error> {
+    let lt_name = name(&ctx.naming);
+    let Some(lt) = ec2::find_launch_template(ctx, &lt_name).await? else {
+        return Ok(None);
+    };
+    let id = lt.launch_template_id().unwrap_or_default().to_string();
+    let versions = ctx
+        .aws
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&id)
+        .versions("$Default")
+        .send()
+        .await
+        .map_err(|e| Error::aws("reading the default version of", KIND, &lt_name, e))?;
+    let data = versions
+        .launch_template_versions()
+        .first()
+        .and_then(|v| v.launch_template_data());
+    Ok(Some(observe(ctx, &lt, data)))
+}
+
+fn observe(
+    ctx: &Ctx,
+    lt: &AwsLaunchTemplate,
+    data: Option<&ResponseLaunchTemplateData>,
+) -> Observed {
+    let tags = ec2::tags(lt.tags());
+    let mut attrs = tags.attrs();
+    if let Some(data) = data {
+        attrs.extend(data_attrs(data));
+    }
+    let mut details = Attrs::new();
+    details.insert(
+        "default_version".into(),
+        lt.default_version_number()
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    );
+    Observed {
+        kind: KIND,
+        id: lt.launch_template_id().unwrap_or_default().to_string(),
+        name: lt.launch_template_name().map(str::to_string),
+        attrs,
+        details,
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    }
+}
+
+/// The compared settings of a template version.
+fn data_attrs(data: &ResponseLaunchTemplateData) -> Attrs {
+    let mut attrs = Attrs::new();
+    attrs.insert(
+        "image".into(),
+        data.image_id().unwrap_or_default().to_string(),
+    );
+    attrs.insert(
+        "instance_type".into(),
+        data.instance_type()
+            .map(|t| t.as_str().to_string())
+            .unwrap_or_default(),
+    );
+    attrs.insert(
+        "user_data".into(),
+        data.user_data().unwrap_or_default().to_string(),
+    );
+    attrs.insert(
+        "instance_profile".into(),
+        data.iam_instance_profile()
+            .and_then(|p| p.name())
+            .unwrap_or_default()
+            .to_string(),
+    );
+    let mut groups: Vec<&str> = data
+        .security_group_ids()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    groups.sort_unstable();
+    attrs.insert("security_groups".into(), groups.join(","));
+    let meta = data.metadata_options();
+    attrs.insert(
+        "imds".into(),
+        format!(
+            "tokens={} hop_limit={}",
+            meta.and_then(|m| m.http_tokens())
+                .map(|t| t.as_str())
+                .unwrap_or("optional"),
+            meta.and_then(|m| m.http_put_response_hop_limit())
+                .unwrap_or(1)
+        ),
+    );
+    let root = data
+        .block_device_mappings()
+        .iter()
+        .find(|b| b.device_name() == Some(ROOT_DEVICE))
+        .and_then(|b| b.ebs());
+    attrs.insert(
+        "root_volume".into(),
+        format!(
+            "{}GB {} encrypted={}",
+            root.and_then(|e| e.volume_size()).unwrap_or(0),
+            root.and_then(|e| e.volume_type())
+                .map(|t| t.as_str())
+                .unwrap_or("default"),
+            root.and_then(|e| e.encrypted()).unwrap_or(false)
+        ),
+    );
+    attrs
 }
 
 pub struct LaunchTemplate {
@@ -224,11 +221,10 @@ impl LaunchTemplate {
     fn data(&self, refs: &Refs) -> Result<RequestLaunchTemplateData, Error> {
         let name = name(&self.naming);
         let tags = |rt: ResourceType| {
-            let mut spec = LaunchTemplateTagSpecificationRequest::builder().resource_type(rt);
-            for (k, v) in self.naming.tags(&name) {
-                spec = spec.tags(Tag::builder().key(k).value(v).build());
-            }
-            spec.build()
+            LaunchTemplateTagSpecificationRequest::builder()
+                .resource_type(rt)
+                .set_tags(Some(ec2::aws_tags(&self.naming, &name)))
+                .build()
         };
         Ok(RequestLaunchTemplateData::builder()
             .image_id(&self.ami)
@@ -292,7 +288,7 @@ impl LaunchTemplate {
             )
             .send()
             .await;
-        match result {
+        match result.map_err(|e| Error::aws("refreshing", auto_scaling_group::KIND, &asg, e)) {
             Ok(out) => {
                 tracing::info!(
                     "started instance refresh {} of {asg}",
@@ -300,18 +296,17 @@ impl LaunchTemplate {
                 );
                 Ok(())
             }
-            Err(e) if aws_code(&e) == Some("InstanceRefreshInProgress") => {
+            Err(e) if e.code() == Some("InstanceRefreshInProgress") => {
                 tracing::info!(
                     "an instance refresh of {asg} is already running; it picks up the new version"
                 );
                 Ok(())
             }
-            Err(e) if aws_code(&e) == Some("ResourceContentionFault") => {
-                Err(Error::aws("refresh", auto_scaling_group::KIND, &asg, e))
-            }
-            // No group yet: its first hosts start from the new version.
-            Err(e) if aws_code(&e) == Some("ValidationError") => Ok(()),
-            Err(e) => Err(Error::aws("refresh", auto_scaling_group::KIND, &asg, e)),
+            // No group yet ("AutoScalingGroup name not found"): its first
+            // hosts start from the new version. Any other ValidationError is
+            // a refresh AWS refused, and an error.
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -334,7 +329,7 @@ impl Resource for LaunchTemplate {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        let mut a = self.naming.desired_tags(&name(&self.naming));
         a.insert("image".into(), self.ami.clone());
         a.insert("instance_type".into(), self.instance_type.clone());
         a.insert("user_data".into(), self.encoded_user_data());
@@ -351,12 +346,8 @@ impl Resource for LaunchTemplate {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let lt_name = name(&self.naming);
-        let mut spec = TagSpecification::builder().resource_type(ResourceType::LaunchTemplate);
-        for (k, v) in self.naming.tags(&lt_name) {
-            spec = spec.tags(Tag::builder().key(k).value(v).build());
-        }
         let out = ctx
             .aws
             .ec2
@@ -364,22 +355,24 @@ impl Resource for LaunchTemplate {
             .launch_template_name(&lt_name)
             .version_description("created by spaaace-provisioner")
             .launch_template_data(self.data(refs)?)
-            .tag_specifications(spec.build())
+            .tag_specifications(ec2::tag_spec(
+                ResourceType::LaunchTemplate,
+                &self.naming,
+                &lt_name,
+            ))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &lt_name, e))?;
-        let lt = out.launch_template().ok_or_else(|| {
-            Error::unexpected(KIND, &lt_name, "CreateLaunchTemplate returned no template")
-        })?;
-        Ok(Observed {
-            kind: KIND,
-            id: lt.launch_template_id().unwrap_or_default().to_string(),
-            name: Some(lt_name),
-            attrs: self.desired(refs),
-            details: Attrs::new(),
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &lt_name, e))?;
+        out.launch_template()
+            .and_then(|lt| lt.launch_template_id())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::unexpected(KIND, &lt_name, "CreateLaunchTemplate returned no template")
+            })
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx).await
     }
 
     async fn update(
@@ -390,9 +383,9 @@ impl Resource for LaunchTemplate {
         refs: &Refs,
     ) -> Result<(), Error> {
         let lt_name = name(&self.naming);
-        let ec2 = &ctx.aws.ec2;
-        if tagging::non_tag(changes).next().is_some() {
-            let version = ec2
+        let client = &ctx.aws.ec2;
+        if tags::non_tag(changes).next().is_some() {
+            let version = client
                 .create_launch_template_version()
                 .launch_template_id(&current.id)
                 .version_description("updated by spaaace-provisioner")
@@ -410,7 +403,8 @@ impl Resource for LaunchTemplate {
                         "CreateLaunchTemplateVersion returned no version",
                     )
                 })?;
-            ec2.modify_launch_template()
+            client
+                .modify_launch_template()
                 .launch_template_id(&current.id)
                 .default_version(number.to_string())
                 .send()
@@ -419,19 +413,6 @@ impl Resource for LaunchTemplate {
             tracing::info!("{lt_name}: version {number} is the default");
             self.refresh_hosts(ctx).await?;
         }
-        let tags = tagging::to_set(changes);
-        if !tags.is_empty() {
-            ec2.create_tags()
-                .resources(&current.id)
-                .set_tags(Some(
-                    tags.into_iter()
-                        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                        .collect(),
-                ))
-                .send()
-                .await
-                .map_err(|e| Error::aws("tag", KIND, &lt_name, e))?;
-        }
-        Ok(())
+        ec2::update_tags(ctx, KIND, &lt_name, &current.id, changes).await
     }
 }

@@ -1,15 +1,16 @@
 //! The load balancer's listeners: HTTP on 80, and HTTPS on 443 when the
 //! profile names a certificate; both forward to the gameserver target group.
 
-use super::{load_balancer, tagging, target_group};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::error::is_not_found;
-use crate::tags::Naming;
+use super::{load_balancer, target_group};
+use crate::aws::elbv2;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::error::found;
+use crate::retry;
+use crate::tags::{self, Naming, Tags};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, Listener as AwsListener, ProtocolEnum, Tag,
+    Action, ActionTypeEnum, Certificate, Listener as AwsListener, ProtocolEnum,
 };
 
 pub const KIND: &str = "listener";
@@ -22,9 +23,8 @@ pub fn name(naming: &Naming, port: u16) -> String {
 
 pub struct ListenerKind;
 
-fn observe(l: &AwsListener, tags: &[(String, String)], ctx: &Ctx) -> Observed {
-    let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut attrs = tagging::observed(pairs.iter().copied());
+fn observe(l: &AwsListener, tags: &Tags, naming: &Naming) -> Observed {
+    let mut attrs = tags.attrs();
     attrs.insert(
         "port".into(),
         l.port().map(|p| p.to_string()).unwrap_or_default(),
@@ -48,77 +48,34 @@ fn observe(l: &AwsListener, tags: &[(String, String)], ctx: &Ctx) -> Observed {
     Observed {
         kind: KIND,
         id: l.listener_arn().unwrap_or_default().to_string(),
-        name: tagging::name_of(&pairs),
+        name: tags.name(),
         attrs,
         details: Attrs::new(),
-        ready: true,
-        owned: tagging::owns(&ctx.naming, &pairs),
+        state: State::Ready,
+        owned: tags.owned_by(naming),
     }
 }
 
-/// Every listener of a load balancer, with its tags.
-async fn listeners_of(ctx: &Ctx, lb: &Observed) -> Result<Vec<Observed>, Error> {
-    let out = match ctx
-        .aws
-        .elbv2
-        .describe_listeners()
-        .load_balancer_arn(&lb.id)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-        Err(e) => {
-            return Err(Error::aws(
-                "list listeners of",
-                load_balancer::KIND,
-                lb.display_name(),
-                e,
-            ))
-        }
-    };
-    let arns: Vec<String> = out
-        .listeners()
+/// Listeners with their tags.
+async fn observe_all(
+    ctx: &Ctx,
+    label: &str,
+    listeners: &[AwsListener],
+) -> Result<Vec<Observed>, Error> {
+    let arns: Vec<String> = listeners
         .iter()
         .filter_map(|l| l.listener_arn())
         .map(String::from)
         .collect();
-    if arns.is_empty() {
-        return Ok(Vec::new());
-    }
-    let tags = ctx
-        .aws
-        .elbv2
-        .describe_tags()
-        .set_resource_arns(Some(arns))
-        .send()
-        .await
-        .map_err(|e| {
-            Error::aws(
-                "describe tags of listeners of",
-                load_balancer::KIND,
-                lb.display_name(),
-                e,
-            )
-        })?;
-    Ok(out
-        .listeners()
+    let tags = elbv2::tags_of(ctx, KIND, label, arns).await?;
+    Ok(listeners
         .iter()
         .map(|l| {
-            let arn = l.listener_arn().unwrap_or_default();
-            let pairs: Vec<(String, String)> = tags
-                .tag_descriptions()
-                .iter()
-                .filter(|d| d.resource_arn() == Some(arn))
-                .flat_map(|d| d.tags())
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect();
-            observe(l, &pairs, ctx)
+            let t = tags
+                .get(l.listener_arn().unwrap_or_default())
+                .cloned()
+                .unwrap_or_default();
+            observe(l, &t, &ctx.naming)
         })
         .collect())
 }
@@ -136,25 +93,18 @@ impl Kind for ListenerKind {
     async fn discover(&self, ctx: &Ctx, found: &Inventory) -> Result<Vec<Observed>, Error> {
         let mut all = Vec::new();
         for lb in found.of(load_balancer::KIND).iter().filter(|lb| lb.owned) {
-            all.extend(listeners_of(ctx, lb).await?);
+            let listeners = elbv2::listeners(ctx, &lb.id, lb.display_name()).await?;
+            all.extend(observe_all(ctx, lb.display_name(), &listeners).await?);
         }
         Ok(all)
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx
-                .aws
-                .elbv2
-                .delete_listener()
-                .listener_arn(&o.id)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
-            }
+            retry::delete(ctx, KIND, o.display_name(), || {
+                ctx.aws.elbv2.delete_listener().listener_arn(&o.id).send()
+            })
+            .await?;
         }
         Ok(())
     }
@@ -188,6 +138,24 @@ impl Listener {
             .as_ref()
             .map(|arn| vec![Certificate::builder().certificate_arn(arn).build()])
     }
+
+    /// The listener already on our port (created since discovery, or by
+    /// someone else), to adopt and repair.
+    async fn on_port(&self, ctx: &Ctx, lb_arn: &str, name: &str) -> Result<String, Error> {
+        let listeners = elbv2::listeners(ctx, lb_arn, name).await?;
+        listeners
+            .iter()
+            .find(|l| l.port() == Some(i32::from(self.port)))
+            .and_then(|l| l.listener_arn())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::unexpected(
+                    KIND,
+                    name,
+                    "AWS reports a duplicate listener but none is on the port",
+                )
+            })
+    }
 }
 
 #[async_trait]
@@ -204,7 +172,7 @@ impl Resource for Listener {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming, self.port));
+        let mut a = self.naming.desired_tags(&name(&self.naming, self.port));
         a.insert("port".into(), self.port.to_string());
         a.insert("protocol".into(), self.protocol().as_str().to_string());
         a.insert(
@@ -223,10 +191,9 @@ impl Resource for Listener {
         observed.attrs.get("port") == Some(&self.port.to_string())
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let name = name(&self.naming, self.port);
-        let lb_key = load_balancer::key(&self.naming);
-        let lb_arn = refs.require(&lb_key)?.to_string();
+        let lb_arn = refs.require(&load_balancer::key(&self.naming))?.to_string();
         let mut req = ctx
             .aws
             .elbv2
@@ -235,51 +202,50 @@ impl Resource for Listener {
             .port(i32::from(self.port))
             .protocol(self.protocol())
             .default_actions(self.forward(refs)?)
-            .set_certificates(self.certificates());
+            .set_certificates(self.certificates())
+            .set_tags(Some(elbv2::aws_tags(&self.naming, &name)));
         if self.certificate_arn.is_some() {
             req = req.ssl_policy(TLS_POLICY);
         }
-        for (k, v) in self.naming.tags(&name) {
-            req = req.tags(Tag::builder().key(k).value(v).build());
-        }
-        match req.send().await {
-            Ok(out) => {
-                let l = out.listeners().first().ok_or_else(|| {
+        match req
+            .send()
+            .await
+            .map_err(|e| Error::aws("creating", KIND, &name, e))
+        {
+            Ok(out) => out
+                .listeners()
+                .first()
+                .and_then(|l| l.listener_arn())
+                .map(str::to_string)
+                .ok_or_else(|| {
                     Error::unexpected(KIND, &name, "CreateListener returned no listener")
-                })?;
-                let mut o = observe(l, &[], ctx);
-                o.attrs.extend(tagging::desired(&self.naming, &name));
-                o.name = Some(name);
-                o.owned = true;
-                Ok(o)
-            }
-            // Another listener holds the port (created since discovery):
-            // take it over and let `update` bring it to the desired state.
-            Err(e) if aws_code(&e) == Some("DuplicateListener") => {
-                let lb = Observed {
-                    kind: load_balancer::KIND,
-                    id: lb_arn,
-                    name: Some(lb_key.name.clone()),
-                    attrs: Attrs::new(),
-                    details: Attrs::new(),
-                    ready: true,
-                    owned: true,
-                };
-                let existing = listeners_of(ctx, &lb).await?;
+                }),
+            // Another listener holds the port: take it over and let
+            // `update` bring it to the desired state.
+            Err(e) if e.code() == Some("DuplicateListener") => {
                 tracing::warn!("listener on port {} already exists; adopting it", self.port);
-                existing
-                    .into_iter()
-                    .find(|o| self.adopts(o))
-                    .ok_or_else(|| {
-                        Error::unexpected(
-                            KIND,
-                            &name,
-                            "AWS reports a duplicate listener but none is on the port",
-                        )
-                    })
+                self.on_port(ctx, &lb_arn, &name).await
             }
-            Err(e) => Err(Error::aws("create", KIND, &name, e)),
+            Err(e) => Err(e),
         }
+    }
+
+    async fn read(&self, ctx: &Ctx, id: &str) -> Result<Option<Observed>, Error> {
+        let name = name(&self.naming, self.port);
+        let out = found(
+            ctx.aws
+                .elbv2
+                .describe_listeners()
+                .listener_arns(id)
+                .send()
+                .await
+                .map_err(|e| Error::aws("reading", KIND, &name, e)),
+        )?;
+        let listeners = out.map(|o| o.listeners().to_vec()).unwrap_or_default();
+        Ok(observe_all(ctx, &name, &listeners)
+            .await?
+            .into_iter()
+            .next())
     }
 
     async fn update(
@@ -290,7 +256,7 @@ impl Resource for Listener {
         refs: &Refs,
     ) -> Result<(), Error> {
         let name = name(&self.naming, self.port);
-        if tagging::non_tag(changes).next().is_some() {
+        if tags::non_tag(changes).next().is_some() {
             let mut req = ctx
                 .aws
                 .elbv2
@@ -305,8 +271,8 @@ impl Resource for Listener {
             }
             req.send()
                 .await
-                .map_err(|e| Error::aws("modify", KIND, &name, e))?;
+                .map_err(|e| Error::aws("modifying", KIND, &name, e))?;
         }
-        target_group::add_tags(ctx, KIND, &name, &current.id, tagging::to_set(changes)).await
+        elbv2::update_tags(ctx, KIND, &name, &current.id, changes).await
     }
 }

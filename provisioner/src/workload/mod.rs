@@ -1,4 +1,4 @@
-//! Part 2's layers on the engine: the ALB, ECS on EC2 and ElastiCache Redis
+//! The workload on the engine: the ALB, ECS on EC2 and ElastiCache Redis
 //! that run the game, one module per resource kind, wired here into the
 //! stack: [`kinds`] for discovery and teardown, [`resources`] for the
 //! desired state, [`outputs`] for what a person needs afterwards.
@@ -9,6 +9,7 @@ pub mod cache_parameter_group;
 pub mod cache_subnet_group;
 pub mod capacity_provider;
 pub mod cluster_capacity;
+pub mod ecr_repository;
 pub mod ecs_cluster;
 pub mod ecs_service;
 pub mod iam_role;
@@ -17,12 +18,14 @@ pub mod launch_template;
 pub mod listener;
 pub mod load_balancer;
 pub mod replication_group;
-pub mod tagging;
+pub mod rollout;
 pub mod target_group;
 pub mod task_definition;
 
 use crate::engine::{Ctx, Key, Kind, Observed, Resource};
+use crate::load_balancing::LoadBalancing;
 use crate::profile::Profile;
+use crate::tags::Naming;
 use crate::workload_profile::{instance_architecture, WorkloadProfile};
 use crate::Error;
 use std::collections::HashMap;
@@ -32,6 +35,7 @@ use std::sync::Arc;
 pub const VPC_KIND: &str = "vpc";
 pub const SUBNET_KIND: &str = "subnet";
 pub const SECURITY_GROUP_KIND: &str = "security-group";
+pub const ROUTE_TABLE_KIND: &str = "route-table";
 
 /// The network layer's resources the workload references.
 #[derive(Debug, Clone)]
@@ -39,6 +43,9 @@ pub struct NetworkKeys {
     pub vpc: Key,
     pub public_subnets: Vec<Key>,
     pub private_subnets: Vec<Key>,
+    /// The private subnets' route tables: hosts there reach ECS (and the
+    /// image registry) only once their default route to the NAT exists.
+    pub private_route_tables: Vec<Key>,
     pub alb_security_group: Key,
     pub ecs_security_group: Key,
     pub redis_security_group: Key,
@@ -49,6 +56,7 @@ pub struct NetworkKeys {
 /// groups fail even to list them.
 pub fn kinds(workload: &WorkloadProfile) -> Vec<Arc<dyn Kind>> {
     let mut kinds: Vec<Arc<dyn Kind>> = vec![
+        Arc::new(ecr_repository::EcrRepositoryKind),
         Arc::new(load_balancer::LoadBalancerKind),
         Arc::new(target_group::TargetGroupKind),
         Arc::new(listener::ListenerKind),
@@ -88,6 +96,10 @@ pub async fn resources(
     image: Option<&str>,
 ) -> Result<Desired, Error> {
     let naming = &ctx.naming;
+    // ARNs and the log region follow the region the clients use (from
+    // --region or the SDK's configuration), not the profile's.
+    let location = ctx.aws.location();
+    let balancing = LoadBalancing::shipped();
     let ami = launch_template::resolve_ami(ctx, instance_architecture(&workload.ecs.instance_type))
         .await?;
     let port = profile.security.game_port;
@@ -96,17 +108,22 @@ pub async fn resources(
     let parameter_group =
         (cache.enabled && cache.custom_parameter_group).then(|| cache_parameter_group::key(naming));
     let cluster = ecs_cluster::name(naming);
+    let uses_repository = image.is_none() && workload.service.image.is_none();
 
     let mut out: Vec<Arc<dyn Resource>> = vec![
+        Arc::new(ecr_repository::EcrRepository {
+            naming: naming.clone(),
+        }),
         Arc::new(load_balancer::LoadBalancer {
             naming: naming.clone(),
             network: network.clone(),
+            idle_timeout_seconds: balancing.idle_timeout_seconds,
         }),
         Arc::new(target_group::TargetGroup {
             naming: naming.clone(),
             network: network.clone(),
             port,
-            deregistration_delay_seconds: workload.service.drain_seconds,
+            balancing: balancing.clone(),
         }),
         Arc::new(listener::Listener {
             naming: naming.clone(),
@@ -117,17 +134,17 @@ pub async fn resources(
             naming: naming.clone(),
             name: iam_role::instance_role_name(naming),
             service: "ec2.amazonaws.com",
-            policy: iam_role::PolicySource::Fixed(iam_role::instance_policy(
-                naming,
-                &profile.region,
-                &cluster,
-            )),
+            policy: iam_role::PolicySource::Fixed(iam_role::instance_policy(&location, &cluster)),
         }),
         Arc::new(iam_role::IamRole {
             naming: naming.clone(),
             name: iam_role::execution_role_name(naming),
             service: "ecs-tasks.amazonaws.com",
-            policy: iam_role::PolicySource::Execution(auth.clone()),
+            policy: iam_role::PolicySource::Execution {
+                location: location.clone(),
+                token: auth.clone(),
+                repository: uses_repository.then(|| ecr_repository::arn(naming, &location)),
+            },
         }),
         Arc::new(instance_profile::InstanceProfile {
             naming: naming.clone(),
@@ -196,15 +213,16 @@ pub async fn resources(
     let task = Arc::new(task_definition::TaskDefinition {
         naming: naming.clone(),
         spec: task_definition::TaskSpec {
-            image: image.unwrap_or(&workload.service.image).to_string(),
+            image: image_of(naming, workload, image),
             port,
             cpu: workload.service.cpu,
             memory_mib: workload.service.memory_mib,
             stop_timeout: workload.stop_timeout_seconds(),
+            health_check_path: balancing.health_check_path.clone(),
             redis_enabled: workload.service.redis_enabled,
             hydration_enabled: workload.service.hydration_enabled,
             redis_tls: cache.enabled && cache.encryption,
-            region: profile.region.clone(),
+            region: location.region.clone(),
         },
         replication_group: cache.enabled.then(|| replication_group::key(naming)),
         execution_role: Key::new(iam_role::KIND, iam_role::execution_role_name(naming)),
@@ -224,6 +242,22 @@ pub async fn resources(
     })
 }
 
+/// The task's image: `--image`, else the profile's, else the environment's
+/// repository.
+fn image_of(
+    naming: &Naming,
+    workload: &WorkloadProfile,
+    flag: Option<&str>,
+) -> task_definition::Image {
+    match flag
+        .map(str::to_string)
+        .or_else(|| workload.service.image.clone())
+    {
+        Some(uri) => task_definition::Image::Given(uri),
+        None => task_definition::Image::Repository(ecr_repository::key(naming)),
+    }
+}
+
 /// The ALB's DNS name, the Redis primary endpoint, the cluster and the
 /// service, as far as they exist.
 pub fn outputs(
@@ -232,6 +266,11 @@ pub fn outputs(
 ) -> serde_json::Map<String, serde_json::Value> {
     let naming = &ctx.naming;
     let mut out = serde_json::Map::new();
+    if let Some(repo) = existing.get(&ecr_repository::key(naming)) {
+        let help = ecr_repository::PushHelp::new(&repo.id, &ctx.aws.location().region);
+        out.insert("ecr_repository_uri".into(), repo.id.clone().into());
+        out.insert("push_commands".into(), help.commands.into());
+    }
     if let Some(lb) = existing.get(&load_balancer::key(naming)) {
         let dns = lb.details.get("dns_name").cloned().unwrap_or_default();
         out.insert("alb_dns_name".into(), dns.into());

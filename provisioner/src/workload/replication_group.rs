@@ -8,11 +8,11 @@
 //! `name`. Creation waits for the group to be available (about 10 minutes on
 //! AWS) so the endpoint exists; the branch runs beside the ALB and ECS.
 
-use super::{auth_token, cache_subnet_group, tagging, NetworkKeys};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::error::is_not_found;
-use crate::tags::Naming;
+use super::{auth_token, cache_subnet_group, NetworkKeys};
+use crate::aws::elasticache;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::retry::{self, Presence};
+use crate::tags::{self, Naming, Tags};
 use crate::wait::{self, Poll};
 use crate::Error;
 use async_trait::async_trait;
@@ -45,9 +45,8 @@ pub fn primary_endpoint(g: &AwsGroup) -> Option<String> {
         .and_then(|e| Some(format!("{}:{}", e.address()?, e.port().unwrap_or(PORT))))
 }
 
-fn observe(g: &AwsGroup, tags: &[(String, String)], ctx: &Ctx) -> Observed {
-    let pairs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut attrs = tagging::observed(pairs.iter().copied());
+fn observe(g: &AwsGroup, tags: &Tags, ctx: &Ctx) -> Observed {
+    let mut attrs = tags.attrs();
     let flag = |b: Option<bool>| b.unwrap_or(false).to_string();
     attrs.insert(
         "node_type".into(),
@@ -108,25 +107,28 @@ fn observe(g: &AwsGroup, tags: &[(String, String)], ctx: &Ctx) -> Observed {
         name: Some(group_id),
         attrs,
         details,
-        ready: status == "available",
-        owned: tagging::owns(&ctx.naming, &pairs),
+        state: match status.as_str() {
+            "available" => State::Ready,
+            "create-failed" | "deleting" => State::Failed(status),
+            _ => State::Pending(status),
+        },
+        owned: tags.owned_by(&ctx.naming),
     }
+}
+
+/// The environment's group with its tags, when it exists.
+async fn find(ctx: &Ctx) -> Result<Option<Observed>, Error> {
+    let group = name(&ctx.naming);
+    let Some(g) = elasticache::find_replication_group(ctx, &group).await? else {
+        return Ok(None);
+    };
+    let tags = elasticache::tags_of(ctx, KIND, &group, g.arn().unwrap_or_default()).await?;
+    Ok(Some(observe(&g, &tags, ctx)))
 }
 
 /// The group as AWS describes it now, when it exists.
 pub async fn describe(ctx: &Ctx, group: &str) -> Result<Option<AwsGroup>, Error> {
-    match ctx
-        .aws
-        .elasticache
-        .describe_replication_groups()
-        .replication_group_id(group)
-        .send()
-        .await
-    {
-        Ok(out) => Ok(out.replication_groups().first().cloned()),
-        Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(Error::aws("describe", KIND, group, e)),
-    }
+    elasticache::find_replication_group(ctx, group).await
 }
 
 /// Until the group is `available` (through creating, modifying,
@@ -173,13 +175,7 @@ impl Kind for ReplicationGroupKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let group = name(&ctx.naming);
-        let Some(g) = describe(ctx, &group).await? else {
-            return Ok(Vec::new());
-        };
-        let tags =
-            cache_subnet_group::list_tags(ctx, KIND, &group, g.arn().unwrap_or_default()).await?;
-        Ok(vec![observe(&g, &tags, ctx)])
+        find(ctx).await.map(|o| o.into_iter().collect())
     }
 
     /// Deletes and waits until AWS reports the group gone, so the subnet
@@ -191,36 +187,37 @@ impl Kind for ReplicationGroupKind {
                 .get("group_id")
                 .cloned()
                 .unwrap_or_else(|| o.display_name().to_string());
-            wait::until(&ctx.wait, KIND, &group, "deleted", || async {
-                let Some(g) = describe(ctx, &group).await? else {
-                    return Ok(Poll::Done);
-                };
-                let status = g.status().unwrap_or("unknown").to_string();
-                if status == "available" {
-                    match ctx
-                        .aws
-                        .elasticache
-                        .delete_replication_group()
-                        .replication_group_id(&group)
-                        .send()
-                        .await
-                    {
-                        Ok(_) => {}
-                        Err(e) if is_not_found(&e) => return Ok(Poll::Done),
-                        // Changed state since the describe: poll again.
-                        Err(e) if aws_code(&e) == Some("InvalidReplicationGroupState") => {}
-                        Err(e) => return Err(Error::aws("delete", KIND, &group, e)),
-                    }
-                    return Ok(Poll::Pending("delete requested".into()));
-                }
-                // creating, modifying, snapshotting: AWS refuses the delete
-                // until they finish; deleting: on its way.
-                Ok(Poll::Pending(status))
-            })
-            .await?;
+            delete_one(ctx, &group).await?;
         }
         Ok(())
     }
+}
+
+/// Sends the delete whatever the group's state (a group that failed to
+/// create too), again while AWS answers `InvalidReplicationGroupState`
+/// (creating, modifying, snapshotting), and waits until AWS no longer knows
+/// the group.
+async fn delete_one(ctx: &Ctx, group: &str) -> Result<(), Error> {
+    let delete = || async {
+        ctx.aws
+            .elasticache
+            .delete_replication_group()
+            .replication_group_id(group)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| Error::aws("deleting", KIND, group, e))
+    };
+    let probe = || async {
+        Ok(match describe(ctx, group).await? {
+            None => Presence::Gone,
+            Some(g) => match g.status().unwrap_or("unknown") {
+                "deleting" => Presence::Going("deleting".into()),
+                status => Presence::Present(status.to_string()),
+            },
+        })
+    };
+    retry::delete_until_gone(ctx, KIND, group, delete, probe).await
 }
 
 pub struct ReplicationGroup {
@@ -249,7 +246,7 @@ impl ReplicationGroup {
             .modify_replication_group()
             .replication_group_id(group)
             .apply_immediately(true);
-        for c in tagging::non_tag(changes) {
+        for c in tags::non_tag(changes) {
             req = match c.attr.as_str() {
                 "node_type" => req.cache_node_type(&self.node_type),
                 "automatic_failover" => req.automatic_failover_enabled(true),
@@ -269,7 +266,7 @@ impl ReplicationGroup {
         }
         req.send()
             .await
-            .map_err(|e| Error::aws("modify", KIND, group, e))?;
+            .map_err(|e| Error::aws("modifying", KIND, group, e))?;
         Ok(())
     }
 }
@@ -291,7 +288,7 @@ impl Resource for ReplicationGroup {
     }
 
     fn desired(&self, _refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        let mut a = self.naming.desired_tags(&name(&self.naming));
         a.insert("node_type".into(), self.node_type.clone());
         a.insert("automatic_failover".into(), "enabled".into());
         a.insert("multi_az".into(), "enabled".into());
@@ -307,7 +304,7 @@ impl Resource for ReplicationGroup {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let group = name(&self.naming);
         let parameter_group = match &self.parameter_group {
             Some(k) => refs.require(k)?.to_string(),
@@ -337,7 +334,7 @@ impl Resource for ReplicationGroup {
             .preferred_maintenance_window(MAINTENANCE_WINDOW)
             .at_rest_encryption_enabled(self.encryption)
             .transit_encryption_enabled(self.encryption)
-            .set_tags(Some(cache_subnet_group::cache_tags(&self.naming, &group)));
+            .set_tags(Some(elasticache::aws_tags(&self.naming, &group)));
         if self.encryption {
             req = req.auth_token(auth_token::read_token(ctx, &self.naming).await?);
         }
@@ -345,15 +342,12 @@ impl Resource for ReplicationGroup {
         // not echo request parameters.
         req.send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &group, e))?;
-        let g = wait_available(ctx, &group).await?;
-        let tags: Vec<(String, String)> = self
-            .naming
-            .tags(&group)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        Ok(observe(&g, &tags, ctx))
+            .map_err(|e| Error::aws("creating", KIND, &group, e))?;
+        Ok(group)
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx).await
     }
 
     async fn update(
@@ -376,7 +370,7 @@ impl Resource for ReplicationGroup {
                 ),
             ));
         }
-        if tagging::non_tag(changes).next().is_some() {
+        if tags::non_tag(changes).next().is_some() {
             // AWS refuses changes while the group is snapshotting or
             // modifying: wait for it, change, and wait again.
             wait_available(ctx, &group).await?;
@@ -384,10 +378,6 @@ impl Resource for ReplicationGroup {
             wait_available(ctx, &group).await?;
         }
         let arn = current.details.get("arn").cloned().unwrap_or_default();
-        cache_subnet_group::add_tags(ctx, KIND, &group, &arn, changes).await
-    }
-
-    async fn wait(&self, ctx: &Ctx, _current: &Observed) -> Result<(), Error> {
-        wait_available(ctx, &name(&self.naming)).await.map(|_| ())
+        elasticache::update_tags(ctx, KIND, &group, &arn, changes).await
     }
 }

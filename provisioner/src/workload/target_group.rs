@@ -1,25 +1,38 @@
-//! The gameserver's target group: HTTP to the game port, health check on
-//! /health, sticky sessions by load-balancer cookie for a day (a player keeps
-//! its node across reconnects) and a deregistration delay sized to the drain.
+//! The gameserver's target group: HTTP to the game port, with the health
+//! check, the load-balancer cookie (a player keeps its node across
+//! reconnects) and the deregistration delay of `fixtures/load-balancer.toml`
+//! (see `crate::load_balancing`).
 
-use super::{tagging, NetworkKeys};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::is_not_found;
-use crate::tags::Naming;
+use super::NetworkKeys;
+use crate::aws::elbv2;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::load_balancing::LoadBalancing;
+use crate::retry;
+use crate::tags::{self, Naming};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_elasticloadbalancingv2::types::{
-    Matcher, ProtocolEnum, Tag, TargetGroupAttribute, TargetTypeEnum,
+    Matcher, ProtocolEnum, TargetGroup as AwsTargetGroup, TargetGroupAttribute, TargetTypeEnum,
 };
 
 pub const KIND: &str = "target-group";
-pub const HEALTH_CHECK_PATH: &str = "/health";
-const STICKINESS: [(&str, &str); 3] = [
-    ("stickiness.enabled", "true"),
-    ("stickiness.type", "lb_cookie"),
-    ("stickiness.lb_cookie.duration_seconds", "86400"),
-];
 pub const DEREGISTRATION_DELAY: &str = "deregistration_delay.timeout_seconds";
+const COOKIE_SECONDS: &str = "stickiness.lb_cookie.duration_seconds";
+/// Target-group attributes this tool manages (ModifyTargetGroupAttributes).
+const ATTRIBUTES: [&str; 4] = [
+    "stickiness.enabled",
+    "stickiness.type",
+    COOKIE_SECONDS,
+    DEREGISTRATION_DELAY,
+];
+/// Health-check settings (ModifyTargetGroup), each an attribute.
+const HEALTH_CHECK: [&str; 5] = [
+    "health_check_path",
+    "health_check_interval",
+    "health_check_timeout",
+    "healthy_threshold",
+    "unhealthy_threshold",
+];
 
 pub fn name(naming: &Naming) -> String {
     naming.name("game")
@@ -30,61 +43,7 @@ pub fn key(naming: &Naming) -> Key {
 }
 
 fn is_managed_attribute(k: &str) -> bool {
-    k == DEREGISTRATION_DELAY || STICKINESS.iter().any(|(s, _)| *s == k)
-}
-
-/// Tags of one ELBv2 resource as (key, value) pairs.
-pub async fn describe_tags(
-    ctx: &Ctx,
-    kind: &'static str,
-    name: &str,
-    arn: &str,
-) -> Result<Vec<(String, String)>, Error> {
-    let out = ctx
-        .aws
-        .elbv2
-        .describe_tags()
-        .resource_arns(arn)
-        .send()
-        .await
-        .map_err(|e| Error::aws("describe tags of", kind, name, e))?;
-    Ok(out
-        .tag_descriptions()
-        .iter()
-        .flat_map(|d| d.tags())
-        .map(|t| {
-            (
-                t.key().unwrap_or_default().to_string(),
-                t.value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect())
-}
-
-/// Sets tags on one ELBv2 resource (nothing to do for an empty list).
-pub async fn add_tags(
-    ctx: &Ctx,
-    kind: &'static str,
-    name: &str,
-    arn: &str,
-    tags: Vec<(String, String)>,
-) -> Result<(), Error> {
-    if tags.is_empty() {
-        return Ok(());
-    }
-    let tags = tags
-        .into_iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    ctx.aws
-        .elbv2
-        .add_tags()
-        .resource_arns(arn)
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(|e| Error::aws("tag", kind, name, e))?;
-    Ok(())
+    ATTRIBUTES.contains(&k)
 }
 
 pub struct TargetGroupKind;
@@ -100,87 +59,128 @@ impl Kind for TargetGroupKind {
     }
 
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let tg_name = name(&ctx.naming);
-        let elb = &ctx.aws.elbv2;
-        let out = match elb.describe_target_groups().names(&tg_name).send().await {
-            Ok(out) => out,
-            Err(e) if is_not_found(&e) => return Ok(Vec::new()),
-            Err(e) => return Err(Error::aws("describe", KIND, &tg_name, e)),
-        };
-        let mut found = Vec::new();
-        for tg in out.target_groups() {
-            let arn = tg.target_group_arn().unwrap_or_default().to_string();
-            let tags = describe_tags(ctx, KIND, &tg_name, &arn).await?;
-            let pairs: Vec<(&str, &str)> =
-                tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let mut attrs = tagging::observed(pairs.iter().copied());
-            attrs.insert(
-                "protocol".into(),
-                tg.protocol()
-                    .map(|p| p.as_str().to_string())
-                    .unwrap_or_default(),
-            );
-            attrs.insert(
-                "port".into(),
-                tg.port().map(|p| p.to_string()).unwrap_or_default(),
-            );
-            attrs.insert("vpc".into(), tg.vpc_id().unwrap_or_default().to_string());
-            attrs.insert(
-                "health_check_path".into(),
-                tg.health_check_path().unwrap_or_default().to_string(),
-            );
-            let tg_attrs = elb
-                .describe_target_group_attributes()
-                .target_group_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| Error::aws("describe attributes of", KIND, &tg_name, e))?;
-            for a in tg_attrs.attributes() {
-                let k = a.key().unwrap_or_default();
-                if is_managed_attribute(k) {
-                    attrs.insert(k.to_string(), a.value().unwrap_or_default().to_string());
-                }
-            }
-            let mut details = Attrs::new();
-            let lbs: Vec<&str> = tg.load_balancer_arns().iter().map(String::as_str).collect();
-            details.insert("load_balancers".into(), lbs.join(","));
-            found.push(Observed {
-                kind: KIND,
-                id: arn,
-                name: Some(tg.target_group_name().unwrap_or(&tg_name).to_string()),
-                attrs,
-                details,
-                ready: true,
-                owned: tagging::owns(&ctx.naming, &pairs),
-            });
-        }
-        Ok(found)
+        find(ctx).await.map(|o| o.into_iter().collect())
     }
 
     async fn delete(&self, ctx: &Ctx, items: &[Observed]) -> Result<(), Error> {
         for o in items {
-            match ctx
-                .aws
-                .elbv2
-                .delete_target_group()
-                .target_group_arn(&o.id)
-                .send()
-                .await
-            {
-                Ok(_) => {}
-                Err(e) if is_not_found(&e) => {}
-                Err(e) => return Err(Error::aws("delete", KIND, o.display_name(), e)),
-            }
+            retry::delete(ctx, KIND, o.display_name(), || {
+                ctx.aws
+                    .elbv2
+                    .delete_target_group()
+                    .target_group_arn(&o.id)
+                    .send()
+            })
+            .await?;
         }
         Ok(())
     }
+}
+
+/// The environment's target group, with its tags and attributes.
+pub async fn find(ctx: &Ctx) -> Result<Option<Observed>, Error> {
+    let tg_name = name(&ctx.naming);
+    let Some(tg) = elbv2::find_target_group(ctx, &tg_name).await? else {
+        return Ok(None);
+    };
+    observe(ctx, &tg_name, &tg).await.map(Some)
+}
+
+async fn observe(ctx: &Ctx, tg_name: &str, tg: &AwsTargetGroup) -> Result<Observed, Error> {
+    let arn = tg.target_group_arn().unwrap_or_default().to_string();
+    let (tags, tg_attrs) = futures::try_join!(
+        elbv2::tags_of(ctx, KIND, tg_name, vec![arn.clone()]),
+        elbv2::target_group_attributes(ctx, &arn, tg_name),
+    )?;
+    let tags = tags.get(&arn).cloned().unwrap_or_default();
+    let mut attrs = tags.attrs();
+    attrs.insert(
+        "protocol".into(),
+        tg.protocol()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+    );
+    attrs.insert(
+        "port".into(),
+        tg.port().map(|p| p.to_string()).unwrap_or_default(),
+    );
+    attrs.insert("vpc".into(), tg.vpc_id().unwrap_or_default().to_string());
+    let health = [
+        tg.health_check_path().unwrap_or_default().to_string(),
+        tg.health_check_interval_seconds().unwrap_or(0).to_string(),
+        tg.health_check_timeout_seconds().unwrap_or(0).to_string(),
+        tg.healthy_threshold_count().unwrap_or(0).to_string(),
+        tg.unhealthy_threshold_count().unwrap_or(0).to_string(),
+    ];
+    for (k, v) in HEALTH_CHECK.into_iter().zip(health) {
+        attrs.insert(k.into(), v);
+    }
+    for (k, v) in tg_attrs {
+        if is_managed_attribute(&k) {
+            attrs.insert(k, v);
+        }
+    }
+    let mut details = Attrs::new();
+    details.insert("load_balancers".into(), tg.load_balancer_arns().join(","));
+    Ok(Observed {
+        kind: KIND,
+        id: arn,
+        name: Some(tg.target_group_name().unwrap_or(tg_name).to_string()),
+        attrs,
+        details,
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
+    })
 }
 
 pub struct TargetGroup {
     pub naming: Naming,
     pub network: NetworkKeys,
     pub port: u16,
-    pub deregistration_delay_seconds: i32,
+    pub balancing: LoadBalancing,
+}
+
+impl TargetGroup {
+    fn health_check(&self) -> [(&'static str, String); 5] {
+        let b = &self.balancing;
+        [
+            (HEALTH_CHECK[0], b.health_check_path.clone()),
+            (HEALTH_CHECK[1], b.health_check_interval_seconds.to_string()),
+            (HEALTH_CHECK[2], b.health_check_timeout_seconds.to_string()),
+            (HEALTH_CHECK[3], b.healthy_threshold.to_string()),
+            (HEALTH_CHECK[4], b.unhealthy_threshold.to_string()),
+        ]
+    }
+
+    fn attributes(&self) -> [(&'static str, String); 4] {
+        let b = &self.balancing;
+        [
+            (ATTRIBUTES[0], "true".into()),
+            (ATTRIBUTES[1], "lb_cookie".into()),
+            (COOKIE_SECONDS, b.stickiness_cookie_seconds.to_string()),
+            (
+                DEREGISTRATION_DELAY,
+                b.deregistration_delay_seconds.to_string(),
+            ),
+        ]
+    }
+
+    async fn set_health_check(&self, ctx: &Ctx, arn: &str, name: &str) -> Result<(), Error> {
+        let b = &self.balancing;
+        ctx.aws
+            .elbv2
+            .modify_target_group()
+            .target_group_arn(arn)
+            .health_check_path(&b.health_check_path)
+            .health_check_interval_seconds(b.health_check_interval_seconds)
+            .health_check_timeout_seconds(b.health_check_timeout_seconds)
+            .healthy_threshold_count(b.healthy_threshold)
+            .unhealthy_threshold_count(b.unhealthy_threshold)
+            .send()
+            .await
+            .map_err(|e| Error::aws("setting the health check of", KIND, name, e))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -194,24 +194,20 @@ impl Resource for TargetGroup {
     }
 
     fn desired(&self, refs: &Refs) -> Attrs {
-        let mut a = tagging::desired(&self.naming, &name(&self.naming));
+        let mut a = self.naming.desired_tags(&name(&self.naming));
         a.insert("protocol".into(), "HTTP".into());
         a.insert("port".into(), self.port.to_string());
         a.insert("vpc".into(), refs.id(&self.network.vpc));
-        a.insert("health_check_path".into(), HEALTH_CHECK_PATH.into());
-        for (k, v) in STICKINESS {
-            a.insert(k.into(), v.into());
+        for (k, v) in self.health_check().into_iter().chain(self.attributes()) {
+            a.insert(k.into(), v);
         }
-        a.insert(
-            DEREGISTRATION_DELAY.into(),
-            self.deregistration_delay_seconds.to_string(),
-        );
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let tg_name = name(&self.naming);
-        let mut req = ctx
+        let b = &self.balancing;
+        let out = ctx
             .aws
             .elbv2
             .create_target_group()
@@ -220,32 +216,27 @@ impl Resource for TargetGroup {
             .port(i32::from(self.port))
             .vpc_id(refs.require(&self.network.vpc)?)
             .target_type(TargetTypeEnum::Instance)
-            .health_check_path(HEALTH_CHECK_PATH)
-            .health_check_interval_seconds(10)
-            .healthy_threshold_count(2)
-            .unhealthy_threshold_count(3)
-            .matcher(Matcher::builder().http_code("200").build());
-        for (k, v) in self.naming.tags(&tg_name) {
-            req = req.tags(Tag::builder().key(k).value(v).build());
-        }
-        let out = req
+            .health_check_path(&b.health_check_path)
+            .health_check_interval_seconds(b.health_check_interval_seconds)
+            .health_check_timeout_seconds(b.health_check_timeout_seconds)
+            .healthy_threshold_count(b.healthy_threshold)
+            .unhealthy_threshold_count(b.unhealthy_threshold)
+            .matcher(Matcher::builder().http_code("200").build())
+            .set_tags(Some(elbv2::aws_tags(&self.naming, &tg_name)))
             .send()
             .await
-            .map_err(|e| Error::aws("create", KIND, &tg_name, e))?;
-        let tg = out.target_groups().first().ok_or_else(|| {
-            Error::unexpected(KIND, &tg_name, "CreateTargetGroup returned no target group")
-        })?;
-        let mut attrs = self.desired(refs);
-        attrs.retain(|k, _| !is_managed_attribute(k));
-        Ok(Observed {
-            kind: KIND,
-            id: tg.target_group_arn().unwrap_or_default().to_string(),
-            name: Some(tg_name),
-            attrs,
-            details: Attrs::new(),
-            ready: true,
-            owned: true,
-        })
+            .map_err(|e| Error::aws("creating", KIND, &tg_name, e))?;
+        out.target_groups()
+            .first()
+            .and_then(|tg| tg.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Error::unexpected(KIND, &tg_name, "CreateTargetGroup returned no target group")
+            })
+    }
+
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx).await
     }
 
     async fn update(
@@ -256,39 +247,41 @@ impl Resource for TargetGroup {
         _refs: &Refs,
     ) -> Result<(), Error> {
         let tg_name = name(&self.naming);
-        let elb = &ctx.aws.elbv2;
-        let mut attributes = Vec::new();
-        for c in tagging::non_tag(changes) {
-            match c.attr.as_str() {
-                "health_check_path" => {
-                    elb.modify_target_group()
-                        .target_group_arn(&current.id)
-                        .health_check_path(HEALTH_CHECK_PATH)
-                        .send()
-                        .await
-                        .map_err(|e| Error::aws("modify health check of", KIND, &tg_name, e))?;
-                }
-                attr if is_managed_attribute(attr) => {
-                    let value = c.new.clone().unwrap_or_default();
-                    attributes.push(TargetGroupAttribute::builder().key(attr).value(value).build());
-                }
-                other => {
-                    return Err(Error::unexpected(
-                        KIND,
-                        &tg_name,
-                        format!("{other} cannot be changed in place; delete the target group to recreate it"),
-                    ))
-                }
-            }
+        if let Some(c) = tags::non_tag(changes)
+            .find(|c| !HEALTH_CHECK.contains(&c.attr.as_str()) && !is_managed_attribute(&c.attr))
+        {
+            return Err(Error::unexpected(
+                KIND,
+                &tg_name,
+                format!("{c} cannot be changed in place; delete the target group to recreate it"),
+            ));
         }
+        if changes
+            .iter()
+            .any(|c| HEALTH_CHECK.contains(&c.attr.as_str()))
+        {
+            self.set_health_check(ctx, &current.id, &tg_name).await?;
+        }
+        let attributes: Vec<TargetGroupAttribute> = changes
+            .iter()
+            .filter(|c| is_managed_attribute(&c.attr))
+            .map(|c| {
+                TargetGroupAttribute::builder()
+                    .key(&c.attr)
+                    .value(c.new.clone().unwrap_or_default())
+                    .build()
+            })
+            .collect();
         if !attributes.is_empty() {
-            elb.modify_target_group_attributes()
+            ctx.aws
+                .elbv2
+                .modify_target_group_attributes()
                 .target_group_arn(&current.id)
                 .set_attributes(Some(attributes))
                 .send()
                 .await
-                .map_err(|e| Error::aws("modify attributes of", KIND, &tg_name, e))?;
+                .map_err(|e| Error::aws("modifying the attributes of", KIND, &tg_name, e))?;
         }
-        add_tags(ctx, KIND, &tg_name, &current.id, tagging::to_set(changes)).await
+        elbv2::update_tags(ctx, KIND, &tg_name, &current.id, changes).await
     }
 }

@@ -1,26 +1,29 @@
 //! The gameserver's task definition: image, port 3000 on a dynamic host
 //! port, the seed's environment (REDIS_URL from the cache endpoint), the
 //! Redis AUTH token as a secret from SSM, logs, a container health check on
-//! /health and a stop timeout longer than the server's drain.
+//! the path of `fixtures/load-balancer.toml` (readiness, so a Redis failover
+//! does not make ECS replace every task) and a stop timeout longer than the
+//! server's drain.
 //!
 //! Revisions are immutable: an update registers a new one, which the
 //! service then rolls out.
 
-use super::{iam_role, replication_group, tagging};
-use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource};
-use crate::error::aws_code;
-use crate::tags::{Naming, ATTR_PREFIX};
+use super::{ecr_repository, iam_role, replication_group};
+use crate::aws::ecs;
+use crate::engine::{Attrs, Change, Ctx, Inventory, Key, Kind, Observed, Refs, Resource, State};
+use crate::tags::{self, Naming, ATTR_PREFIX};
 use crate::Error;
 use async_trait::async_trait;
 use aws_sdk_ecs::types::{
     Compatibility, ContainerDefinition, HealthCheck, KeyValuePair, LogConfiguration, LogDriver,
-    NetworkMode, PortMapping, Secret, TaskDefinition as AwsTaskDefinition, TaskDefinitionField,
-    TaskDefinitionStatus, TransportProtocol,
+    NetworkMode, PortMapping, Secret, TaskDefinition as AwsTaskDefinition, TaskDefinitionStatus,
+    TransportProtocol,
 };
 
 pub const KIND: &str = "task-definition";
 pub const CONTAINER: &str = "gameserver";
-/// The health-check script baked into the image (see the Dockerfile).
+/// The health-check script baked into the image (see the Dockerfile); its
+/// argument is the path to ask.
 pub const HEALTH_CHECK: [&str; 2] = ["CMD", "/usr/local/bin/healthcheck"];
 /// The secret environment variable the gameserver reads its Redis AUTH token
 /// from, apart from REDIS_URL: ECS injects it from SSM when the container
@@ -35,14 +38,45 @@ pub fn key(naming: &Naming) -> Key {
     Key::new(KIND, family(naming))
 }
 
+/// Which image the container runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Image {
+    /// Named by the profile or `--image`.
+    Given(String),
+    /// The environment's ECR repository (its key), at
+    /// [`ecr_repository::TAG`].
+    Repository(Key),
+}
+
+impl Image {
+    /// The image reference, or a pending one while the repository does not
+    /// exist yet.
+    pub fn reference(&self, refs: &Refs) -> String {
+        match self {
+            Image::Given(uri) => uri.clone(),
+            Image::Repository(k) => format!("{}:{}", refs.id(k), ecr_repository::TAG),
+        }
+    }
+
+    /// The image reference of a repository that must exist by now.
+    pub fn require(&self, refs: &Refs) -> Result<String, Error> {
+        match self {
+            Image::Given(uri) => Ok(uri.clone()),
+            Image::Repository(k) => Ok(format!("{}:{}", refs.require(k)?, ecr_repository::TAG)),
+        }
+    }
+}
+
 /// What the container runs with, from the profile and flags.
 #[derive(Debug, Clone)]
 pub struct TaskSpec {
-    pub image: String,
+    pub image: Image,
     pub port: u16,
     pub cpu: i32,
     pub memory_mib: i32,
     pub stop_timeout: i32,
+    /// The path the container health check asks.
+    pub health_check_path: String,
     pub redis_enabled: bool,
     pub hydration_enabled: bool,
     /// TLS to Redis and an AUTH token (prod).
@@ -97,15 +131,19 @@ pub fn attrs_of(td: &AwsTaskDefinition) -> Attrs {
             .unwrap_or_default(),
     );
     let log = c.log_configuration();
+    let option = |k: &str| {
+        log.and_then(|l| l.options())
+            .and_then(|o| o.get(k))
+            .map(String::as_str)
+            .unwrap_or("")
+    };
     a.insert(
         "logs".into(),
         format!(
-            "{} {}",
+            "{} {} in {}",
             log.map(|l| l.log_driver().as_str()).unwrap_or("none"),
-            log.and_then(|l| l.options())
-                .and_then(|o| o.get("awslogs-group"))
-                .map(String::as_str)
-                .unwrap_or("")
+            option("awslogs-group"),
+            option("awslogs-region"),
         ),
     );
     // The image's own entry point is wanted: an override is drift.
@@ -146,21 +184,26 @@ pub fn fingerprint(attrs: &Attrs) -> String {
 }
 
 fn observe(td: &AwsTaskDefinition, tags: &[aws_sdk_ecs::types::Tag], ctx: &Ctx) -> Observed {
-    let pairs: Vec<(&str, &str)> = tags
-        .iter()
-        .map(|t| (t.key().unwrap_or_default(), t.value().unwrap_or_default()))
-        .collect();
+    let tags = ecs::tags(tags);
     let mut attrs = attrs_of(td);
-    attrs.extend(tagging::observed(pairs.iter().copied()));
+    attrs.extend(tags.attrs());
     Observed {
         kind: KIND,
         id: td.task_definition_arn().unwrap_or_default().to_string(),
         name: td.family().map(String::from),
         attrs,
         details: Attrs::new(),
-        ready: true,
-        owned: tagging::owns(&ctx.naming, &pairs),
+        state: State::Ready,
+        owned: tags.owned_by(&ctx.naming),
     }
+}
+
+/// The latest active revision of the family, which stands for the family.
+async fn find(ctx: &Ctx) -> Result<Option<Observed>, Error> {
+    let found = ecs::find_task_definition(ctx, &family(&ctx.naming)).await?;
+    Ok(found
+        .filter(|(td, _)| td.status() == Some(&TaskDefinitionStatus::Active))
+        .map(|(td, tags)| observe(&td, &tags, ctx)))
 }
 
 pub struct TaskDefinitionKind;
@@ -179,29 +222,8 @@ impl Kind for TaskDefinitionKind {
         ]
     }
 
-    /// The latest active revision of the family stands for the family.
     async fn discover(&self, ctx: &Ctx, _found: &Inventory) -> Result<Vec<Observed>, Error> {
-        let fam = family(&ctx.naming);
-        let out = match ctx
-            .aws
-            .ecs
-            .describe_task_definition()
-            .task_definition(&fam)
-            .include(TaskDefinitionField::Tags)
-            .send()
-            .await
-        {
-            Ok(out) => out,
-            // ECS answers a generic client error for an unknown family.
-            Err(e) if aws_code(&e) == Some("ClientException") => return Ok(Vec::new()),
-            Err(e) => return Err(Error::aws("describe", KIND, &fam, e)),
-        };
-        Ok(out
-            .task_definition()
-            .filter(|td| td.status() == Some(&TaskDefinitionStatus::Active))
-            .map(|td| observe(td, out.tags(), ctx))
-            .into_iter()
-            .collect())
+        find(ctx).await.map(|o| o.into_iter().collect())
     }
 
     /// Deregisters every active revision of the family.
@@ -306,17 +328,23 @@ impl TaskDefinition {
         env
     }
 
+    fn health_check_command(&self) -> Vec<String> {
+        let mut command: Vec<String> = HEALTH_CHECK.iter().map(|s| s.to_string()).collect();
+        command.push(self.spec.health_check_path.clone());
+        command
+    }
+
     fn log_group(&self) -> String {
         iam_role::log_group(&self.naming)
     }
 
-    /// Registers a new revision from the spec.
-    pub async fn register(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    /// Registers a new revision from the spec; returns its ARN.
+    pub async fn register(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         let fam = family(&self.naming);
         let s = &self.spec;
         let mut container = ContainerDefinition::builder()
             .name(CONTAINER)
-            .image(&s.image)
+            .image(s.image.require(refs)?)
             .essential(true)
             .cpu(s.cpu)
             .memory(s.memory_mib)
@@ -330,7 +358,7 @@ impl TaskDefinition {
             )
             .health_check(
                 HealthCheck::builder()
-                    .set_command(Some(HEALTH_CHECK.iter().map(|s| s.to_string()).collect()))
+                    .set_command(Some(self.health_check_command()))
                     .interval(10)
                     .timeout(5)
                     .retries(3)
@@ -370,18 +398,18 @@ impl TaskDefinition {
             .requires_compatibilities(Compatibility::Ec2)
             .execution_role_arn(refs.require(&self.execution_role)?)
             .container_definitions(container.build())
-            .set_tags(Some(super::ecs_cluster::ecs_tags(&self.naming, &fam)))
+            .set_tags(Some(ecs::aws_tags(&self.naming, &fam)))
             .send()
             .await
-            .map_err(|e| Error::aws("register", KIND, &fam, e))?;
-        let td = out.task_definition().ok_or_else(|| {
-            Error::unexpected(KIND, &fam, "RegisterTaskDefinition returned nothing")
-        })?;
-        tracing::info!("registered {}", td.task_definition_arn().unwrap_or(&fam));
-        let mut o = observe(td, out.tags(), ctx);
-        o.attrs.extend(tagging::desired(&self.naming, &fam));
-        o.owned = true;
-        Ok(o)
+            .map_err(|e| Error::aws("registering", KIND, &fam, e))?;
+        let arn = out
+            .task_definition()
+            .and_then(|td| td.task_definition_arn())
+            .ok_or_else(|| {
+                Error::unexpected(KIND, &fam, "RegisterTaskDefinition returned nothing")
+            })?;
+        tracing::info!("registered {arn}");
+        Ok(arn.to_string())
     }
 }
 
@@ -393,6 +421,9 @@ impl Resource for TaskDefinition {
 
     fn depends_on(&self) -> Vec<Key> {
         let mut deps = vec![self.execution_role.clone()];
+        if let Image::Repository(k) = &self.spec.image {
+            deps.push(k.clone());
+        }
         deps.extend(self.replication_group.clone());
         deps.extend(self.auth_token.clone());
         deps
@@ -400,16 +431,19 @@ impl Resource for TaskDefinition {
 
     fn desired(&self, refs: &Refs) -> Attrs {
         let s = &self.spec;
-        let mut a = tagging::desired(&self.naming, &family(&self.naming));
+        let mut a = self.naming.desired_tags(&family(&self.naming));
         a.insert("execution_role".into(), refs.id(&self.execution_role));
         a.insert("network_mode".into(), "bridge".into());
-        a.insert("image".into(), s.image.clone());
+        a.insert("image".into(), s.image.reference(refs));
         a.insert("ports".into(), format!("0->{}", s.port));
         a.insert("cpu".into(), s.cpu.to_string());
         a.insert("memory_mib".into(), s.memory_mib.to_string());
         a.insert("stop_timeout".into(), s.stop_timeout.to_string());
-        a.insert("health_check".into(), HEALTH_CHECK.join(" "));
-        a.insert("logs".into(), format!("awslogs {}", self.log_group()));
+        a.insert("health_check".into(), self.health_check_command().join(" "));
+        a.insert(
+            "logs".into(),
+            format!("awslogs {} in {}", self.log_group(), s.region),
+        );
         let endpoint = self.replication_group.as_ref().map(|k| refs.id(k));
         for (name, value) in self.environment(endpoint.as_deref()) {
             a.insert(format!("env:{name}"), value);
@@ -421,8 +455,13 @@ impl Resource for TaskDefinition {
         a
     }
 
-    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<Observed, Error> {
+    async fn create(&self, ctx: &Ctx, refs: &Refs) -> Result<String, Error> {
         self.register(ctx, refs).await
+    }
+
+    /// The family's latest revision (an update registers a new one).
+    async fn read(&self, ctx: &Ctx, _id: &str) -> Result<Option<Observed>, Error> {
+        find(ctx).await
     }
 
     async fn update(
@@ -432,24 +471,11 @@ impl Resource for TaskDefinition {
         changes: &[Change],
         refs: &Refs,
     ) -> Result<(), Error> {
-        if tagging::non_tag(changes).next().is_some() {
+        if tags::non_tag(changes).next().is_some() {
             self.register(ctx, refs).await?;
             return Ok(());
         }
-        let tags = tagging::to_set(changes);
-        ctx.aws
-            .ecs
-            .tag_resource()
-            .resource_arn(&current.id)
-            .set_tags(Some(
-                tags.into_iter()
-                    .map(|(k, v)| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .map_err(|e| Error::aws("tag", KIND, &family(&self.naming), e))?;
-        Ok(())
+        ecs::update_tags(ctx, KIND, &family(&self.naming), &current.id, changes).await
     }
 }
 

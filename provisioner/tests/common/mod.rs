@@ -4,10 +4,12 @@
 
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod fault_proxy;
+
 use aws_sdk_ec2::types::Filter;
 use provisioner::aws::{AwsContext, AwsOptions};
-use provisioner::commands::{Session, SessionOptions};
 use provisioner::profile::Profile;
+use provisioner::session::{Session, SessionOptions};
 use provisioner::wait::WaitPolicy;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -150,12 +152,14 @@ pub async fn session(moto: &Moto, env: &str) -> Session {
         aws: AwsOptions {
             region: Some(REGION.into()),
             endpoint_url: Some(moto.endpoint.clone()),
+            ..AwsOptions::default()
         },
         concurrency: 4,
         wait: WaitPolicy {
             interval: Duration::from_millis(100),
             timeout: Duration::from_secs(30),
             report_every: Duration::from_secs(5),
+            settle: Duration::from_secs(30),
         },
     };
     Session::open(profile(env), options)
@@ -163,11 +167,70 @@ pub async fn session(moto: &Moto, env: &str) -> Session {
         .expect("opening a session")
 }
 
+/// A session on `profile` at `endpoint` (moto, or a proxy in front of it),
+/// retrying throttling after milliseconds rather than seconds.
+pub async fn session_at(endpoint: &str, profile: Profile) -> Session {
+    let options = SessionOptions {
+        aws: AwsOptions {
+            region: Some(REGION.into()),
+            endpoint_url: Some(endpoint.to_string()),
+            initial_backoff: Duration::from_millis(10),
+            ..AwsOptions::default()
+        },
+        concurrency: 4,
+        wait: WaitPolicy {
+            interval: Duration::from_millis(50),
+            timeout: Duration::from_secs(60),
+            report_every: Duration::from_secs(5),
+            settle: Duration::from_secs(30),
+        },
+    };
+    Session::open(profile, options)
+        .await
+        .expect("opening a session")
+}
+
+/// A shipped profile made runnable on moto 5.2.5, which lacks ElastiCache
+/// parameter groups, never finishes deleting a replication group and runs
+/// no containers: no cache, and an image named so no push is needed.
+pub fn on_moto(env: &str) -> Profile {
+    moto_profile(env, false, true)
+}
+
+/// A shipped profile on moto, with or without ElastiCache (then without a
+/// custom parameter group, and never to be taken down: moto does not finish
+/// deleting the group) and with or without an image named (without, the
+/// task runs the environment's ECR repository's).
+pub fn moto_profile(env: &str, cache: bool, image: bool) -> Profile {
+    let text = std::fs::read_to_string(shipped_profiles_dir().join(format!("{env}.toml")))
+        .expect("shipped profile");
+    let mut table: toml::Table = toml::from_str(&text).expect("shipped profile parses");
+    let section = table
+        .get_mut("cache")
+        .and_then(|c| c.as_table_mut())
+        .expect("[cache]");
+    section.insert("enabled".into(), cache.into());
+    section.insert("custom_parameter_group".into(), false.into());
+    if image {
+        table
+            .get_mut("service")
+            .and_then(|s| s.as_table_mut())
+            .expect("[service]")
+            .insert("image".into(), "spaaace/gameserver:on-moto".into());
+    }
+    Profile::parse(
+        Path::new(&format!("{env}.toml")),
+        &toml::to_string(&table).expect("profile serializes"),
+    )
+    .expect("profile")
+}
+
 /// An EC2 client for reading the account back, outside any session.
 pub async fn ec2(moto: &Moto) -> aws_sdk_ec2::Client {
     let ctx = AwsContext::load(&AwsOptions {
         region: Some(REGION.into()),
         endpoint_url: Some(moto.endpoint.clone()),
+        ..AwsOptions::default()
     })
     .await;
     ctx.ec2

@@ -9,14 +9,13 @@ use provisioner::network;
 use provisioner::profile::Profile;
 use provisioner::tags::Naming;
 use provisioner::wait::WaitPolicy;
-use provisioner::workload::{self, NetworkKeys};
+use provisioner::workload;
 use provisioner::workload_profile::WorkloadProfile;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod common;
-use common::Moto;
+use crate::common::Moto;
 
 const PROFILE: &str = r#"
 project = "spaaace"
@@ -81,6 +80,7 @@ impl Env {
         let aws = AwsContext::load(&AwsOptions {
             region: Some("us-east-1".into()),
             endpoint_url: Some(moto.endpoint.clone()),
+            ..AwsOptions::default()
         })
         .await;
         let ctx = Ctx {
@@ -90,6 +90,7 @@ impl Env {
                 interval: Duration::from_millis(50),
                 timeout: Duration::from_secs(30),
                 report_every: Duration::from_secs(30),
+                settle: Duration::from_secs(30),
             },
             concurrency: 8,
         };
@@ -107,14 +108,7 @@ impl Env {
     async fn build(&mut self, image: Option<&str>) {
         let n = &self.ctx.naming;
         let zones = network::zones(&self.ctx, &self.profile).await.unwrap();
-        let keys = NetworkKeys {
-            vpc: network::vpc_key(n),
-            public_subnets: (0..3).map(|i| network::subnet_key(n, true, i)).collect(),
-            private_subnets: (0..3).map(|i| network::subnet_key(n, false, i)).collect(),
-            alb_security_group: network::security_group_key(n, network::Group::Alb),
-            ecs_security_group: network::security_group_key(n, network::Group::Ecs),
-            redis_security_group: network::security_group_key(n, network::Group::Redis),
-        };
+        let keys = provisioner::stack::network_keys(n, zones.len());
         let w = WorkloadProfile::from_profile(&self.profile).unwrap();
         self.kinds = network::kinds();
         self.kinds.extend(workload::kinds(&w));
@@ -216,7 +210,14 @@ async fn up_from_empty_creates_each_resource_once_with_its_attributes_and_a_seco
     let tgs = a.elbv2.describe_target_groups().send().await.unwrap();
     assert_eq!(tgs.target_groups().len(), 1);
     let tg = &tgs.target_groups()[0];
-    assert_eq!(tg.health_check_path(), Some("/health"));
+    // The numbers of fixtures/load-balancer.toml, shared with the HA lab.
+    assert_eq!(tg.health_check_path(), Some("/ready"));
+    assert_eq!(tg.health_check_interval_seconds(), Some(5));
+    assert_eq!(tg.health_check_timeout_seconds(), Some(3));
+    assert_eq!(
+        (tg.healthy_threshold_count(), tg.unhealthy_threshold_count()),
+        (Some(2), Some(2))
+    );
     assert_eq!(tg.port(), Some(3000));
     let tg_arn = tg.target_group_arn().unwrap();
     let tg_attrs = a
@@ -386,6 +387,10 @@ async fn up_from_empty_creates_each_resource_once_with_its_attributes_and_a_seco
         c.stop_timeout().unwrap() > 30,
         "the stop timeout outlasts the drain"
     );
+    assert_eq!(
+        c.health_check().unwrap().command(),
+        ["CMD", "/usr/local/bin/healthcheck", "/ready"]
+    );
 
     let services = a
         .ecs
@@ -406,6 +411,31 @@ async fn up_from_empty_creates_each_resource_once_with_its_attributes_and_a_seco
     let svc = &svc.services()[0];
     assert_eq!(svc.load_balancers()[0].target_group_arn(), Some(tg_arn));
     assert_eq!(svc.desired_count(), 2);
+
+    let repos = a
+        .ecr
+        .describe_repositories()
+        .repository_names("spaaace-test-gameserver")
+        .send()
+        .await
+        .unwrap();
+    let repo = &repos.repositories()[0];
+    assert_eq!(
+        repo.image_scanning_configuration()
+            .map(|c| c.scan_on_push()),
+        Some(true)
+    );
+    let lifecycle = a
+        .ecr
+        .get_lifecycle_policy()
+        .repository_name("spaaace-test-gameserver")
+        .send()
+        .await
+        .unwrap();
+    assert!(lifecycle
+        .lifecycle_policy_text()
+        .unwrap()
+        .contains("imageCountMoreThan"));
 
     // A second `up` finds nothing to do and makes no mutating call.
     let before = env.mutating();
@@ -506,12 +536,13 @@ async fn prod_passes_the_auth_token_as_a_secret_and_never_as_an_attribute() {
         .send()
         .await
         .unwrap();
-    assert!(workload::iam_role::canonical(exec.policy_document())
+    assert!(provisioner::aws::iam::canonical(exec.policy_document())
         .contains("parameter/spaaace/test/redis-auth-token"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn drift_on_stickiness_idle_timeout_desired_count_and_image_is_planned_then_repaired() {
+async fn drift_on_stickiness_idle_timeout_health_check_desired_count_and_image_is_planned_then_repaired(
+) {
     let mut env = Env::start(true, false).await;
     env.up().await;
     // Someone rolls out another image by hand...
@@ -556,6 +587,13 @@ async fn drift_on_stickiness_idle_timeout_desired_count_and_image_is_planned_the
         .await
         .unwrap();
     a.elbv2
+        .modify_target_group()
+        .target_group_arn(&tg_arn)
+        .health_check_path("/health")
+        .send()
+        .await
+        .unwrap();
+    a.elbv2
         .modify_load_balancer_attributes()
         .load_balancer_arn(&lb_arn)
         .attributes(
@@ -584,6 +622,10 @@ async fn drift_on_stickiness_idle_timeout_desired_count_and_image_is_planned_the
     );
     assert!(
         text.contains("idle_timeout.timeout_seconds: 60 → 120"),
+        "{text}"
+    );
+    assert!(
+        text.contains("health_check_path: /health → /ready"),
         "{text}"
     );
     assert!(text.contains("desired_count: 5 → 2"), "{text}");

@@ -2,10 +2,8 @@
 //! second `up` changes nothing, drift repair, interrupted runs, `down`, and
 //! AWS errors in the middle of an apply.
 
-mod common;
-
+use crate::common::{filter, managed_resources, run, session, Moto};
 use aws_sdk_ec2::Client;
-use common::{filter, managed_resources, run, session, Moto};
 use provisioner::engine::Action;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -95,7 +93,7 @@ async fn up_builds_exactly_the_seed_network_and_a_second_up_changes_nothing() {
     let resources = first.stack.resources.len();
     let applied = first.up().await.unwrap();
     assert_eq!(applied.count(Action::Create), resources);
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     let vpc = vpc_id(&ec2).await;
 
     let vpc_desc = ec2.describe_vpcs().vpc_ids(&vpc).send().await.unwrap();
@@ -249,7 +247,7 @@ async fn up_builds_exactly_the_seed_network_and_a_second_up_changes_nothing() {
 async fn drift_is_named_by_plan_and_repaired_by_up() {
     let moto = Moto::start();
     session(&moto, "dev").await.up().await.unwrap();
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     let vpc = vpc_id(&ec2).await;
     let subnets = subnets(&ec2, &vpc).await;
 
@@ -346,7 +344,7 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
         "{json}"
     );
 
-    let (code, _, stderr) = run(&moto, &["up"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, _) = run(&moto, &["plan"]);
     assert_eq!(code, 0, "{stdout}");
@@ -358,7 +356,7 @@ async fn drift_is_named_by_plan_and_repaired_by_up() {
 
 /// Starts `up` as a process and kills it once `after` resources are created.
 fn up_killed_after(moto: &Moto, after: usize) {
-    let mut child = common::cli(moto, &["up", "--concurrency", "1"])
+    let mut child = crate::common::cli(moto, &["up", "--yes", "--concurrency", "1"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -382,7 +380,7 @@ fn up_killed_after(moto: &Moto, after: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_up_is_completed_by_the_next_one_and_down_is_safe_to_repeat() {
     let moto = Moto::start();
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     up_killed_after(&moto, 6);
     let partial = managed_resources(&ec2).await.len();
     assert!(
@@ -390,12 +388,18 @@ async fn an_interrupted_up_is_completed_by_the_next_one_and_down_is_safe_to_repe
         "{partial} resources after the kill"
     );
 
-    let (code, _, stderr) = run(&moto, &["up"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, _) = run(&moto, &["plan"]);
     assert_eq!(code, 0, "{stdout}");
     assert_eq!(managed_resources(&ec2).await.len(), 17, "no duplicates");
 
+    let (code, _, stderr) = run(&moto, &["down"]);
+    assert_eq!(
+        code, 1,
+        "down without --yes and without a terminal must refuse"
+    );
+    assert!(stderr.contains("--yes"), "{stderr}");
     let (code, stdout, stderr) = run(&moto, &["down", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Deleted 17 resources"), "{stdout}");
@@ -403,18 +407,12 @@ async fn an_interrupted_up_is_completed_by_the_next_one_and_down_is_safe_to_repe
     let (code, stdout, stderr) = run(&moto, &["down", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Deleted 0 resources"), "{stdout}");
-    let (code, _, stderr) = run(&moto, &["down"]);
-    assert_eq!(
-        code, 1,
-        "down without --yes and without a terminal must refuse"
-    );
-    assert!(stderr.contains("--yes"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn down_after_an_interrupted_up_leaves_nothing() {
     let moto = Moto::start();
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     up_killed_after(&moto, 10);
     assert!(!managed_resources(&ec2).await.is_empty());
     let (code, _, stderr) = run(&moto, &["down", "--yes"]);
@@ -433,7 +431,7 @@ async fn down_after_an_interrupted_up_leaves_nothing() {
 async fn an_aws_error_mid_apply_names_the_resource_and_exits_1() {
     let moto = Moto::start();
     session(&moto, "dev").await.up().await.unwrap();
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     let vpc = vpc_id(&ec2).await;
     let subnets = subnets(&ec2, &vpc).await;
     // Someone replaced our subnet with their own, on the same CIDR.
@@ -478,7 +476,7 @@ async fn an_aws_error_mid_apply_names_the_resource_and_exits_1() {
         .unwrap();
     let foreign = foreign.subnet().unwrap().subnet_id().unwrap().to_string();
 
-    let (code, _, stderr) = run(&moto, &["up"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(
         stderr.contains("creating subnet spaaace-dev-private-c: InvalidSubnet.Conflict"),
@@ -531,7 +529,7 @@ async fn status_and_outputs_report_what_exists_as_json() {
         .iter()
         .all(|r| r["state"] == "missing"));
 
-    let (code, _, stderr) = run(&moto, &["up", "--env", "prod"]);
+    let (code, _, stderr) = run(&moto, &["up", "--yes", "--env", "prod"]);
     assert_eq!(code, 0, "{stderr}");
     let (_, json, _) = run(&moto, &["status", "--env", "prod", "--json"]);
     let status: serde_json::Value = serde_json::from_str(&json).unwrap();
@@ -545,7 +543,7 @@ async fn status_and_outputs_report_what_exists_as_json() {
     let (code, json, _) = run(&moto, &["outputs", "--env", "prod", "--json"]);
     assert_eq!(code, 0);
     let outputs: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let ec2 = common::ec2(&moto).await;
+    let ec2 = crate::common::ec2(&moto).await;
     let vpcs = ec2
         .describe_vpcs()
         .filters(filter("tag:Name", "spaaace-prod-vpc"))
@@ -561,7 +559,7 @@ async fn status_and_outputs_report_what_exists_as_json() {
         .starts_with("sg-"));
 
     // Switching prod to a single NAT would delete the other two: plan says so.
-    let single = common::profile("prod");
+    let single = crate::common::profile("prod");
     let text = std::fs::read_to_string(&single.path)
         .unwrap()
         .replace("per-az", "single");

@@ -1,12 +1,19 @@
-//! The CLI's commands as library functions, so tests drive them in-process.
+//! One run against one environment: the profile, the clients and the
+//! desired stack, and what can be done with them (plan, apply, delete,
+//! report), so that the CLI's commands, the tests and the benches share it.
 
+use crate::aws::ecr;
 use crate::aws::{AwsContext, AwsOptions};
 use crate::calls::CallCounts;
-use crate::engine::{self, Action, ApplyOptions, Ctx, Plan};
+use crate::engine::{self, Action, ApplyOptions, Ctx, Observed, Plan};
 use crate::profile::Profile;
 use crate::stack::Stack;
 use crate::tags::Naming;
 use crate::wait::WaitPolicy;
+use crate::workload::ecr_repository::{self, PushHelp};
+use crate::workload::ecs_service;
+use crate::workload::rollout::{self, Reachable};
+use crate::workload::task_definition::{self, Image};
 use crate::Error;
 use serde::Serialize;
 use std::sync::Arc;
@@ -66,9 +73,15 @@ impl Session {
     /// Converges the stack; returns the plan it applied.
     pub async fn up(&self) -> Result<Plan, Error> {
         let plan = self.plan().await?;
+        self.apply(&plan).await?;
+        Ok(plan)
+    }
+
+    /// Applies a plan made in this session.
+    pub async fn apply(&self, plan: &Plan) -> Result<(), Error> {
         if plan.is_empty() {
             tracing::info!("nothing to change");
-            return Ok(plan);
+            return Ok(());
         }
         tracing::info!(
             "applying: {} to create, {} to update, {} to delete",
@@ -83,24 +96,89 @@ impl Session {
             &self.ctx,
             &self.stack.kinds,
             &self.stack.resources,
-            &plan,
+            plan,
             options,
         )
-        .await?;
-        Ok(plan)
+        .await
+    }
+
+    /// Applies a plan, leaving out the task definition and the service
+    /// (when their image is not there yet).
+    pub async fn apply_without_service(&self, plan: &Plan) -> Result<(), Error> {
+        let waits = [task_definition::KIND, ecs_service::KIND];
+        let resources: Vec<_> = self
+            .stack
+            .resources
+            .iter()
+            .filter(|r| !waits.contains(&r.key().kind))
+            .cloned()
+            .collect();
+        let mut rest = plan.clone();
+        rest.changes.retain(|c| !waits.contains(&c.kind));
+        if rest.is_empty() {
+            tracing::info!("nothing to change");
+            return Ok(());
+        }
+        let options = ApplyOptions {
+            concurrency: self.ctx.concurrency,
+        };
+        engine::apply(&self.ctx, &self.stack.kinds, &resources, &rest, options).await
+    }
+
+    /// Whether the task runs the environment's repository image and no
+    /// image was pushed there yet.
+    pub async fn image_missing(&self) -> Result<bool, Error> {
+        let Some(task) = &self.stack.task else {
+            return Ok(false);
+        };
+        if !matches!(task.spec.image, Image::Repository(_)) {
+            return Ok(false);
+        }
+        let repo = ecr_repository::name(&self.ctx.naming);
+        Ok(!ecr::has_image(&self.ctx, &repo, ecr_repository::TAG).await?)
+    }
+
+    /// How to push the image to the environment's repository.
+    pub async fn push_help(&self) -> Result<PushHelp, Error> {
+        let repo = ecr_repository::name(&self.ctx.naming);
+        let uri = ecr::find_repository(&self.ctx, &repo)
+            .await?
+            .and_then(|r| r.repository_uri().map(str::to_string))
+            .ok_or_else(|| Error::unexpected(ecr_repository::KIND, &repo, "does not exist"))?;
+        Ok(PushHelp::new(&uri, &self.ctx.aws.location().region))
     }
 
     /// Deletes everything the environment owns; returns how many resources
     /// it found to delete (zero on a repeat).
     pub async fn down(&self) -> Result<usize, Error> {
+        let items = self.everything().await?;
+        self.delete(&items).await?;
+        Ok(items.len())
+    }
+
+    /// Everything `down` deletes.
+    pub async fn everything(&self) -> Result<Vec<Observed>, Error> {
         let inventory = engine::discover(&self.ctx, &self.stack.kinds).await?;
-        let items: Vec<_> = inventory.all().cloned().collect();
+        Ok(inventory.all().cloned().collect())
+    }
+
+    /// Deletes these resources, dependents first.
+    pub async fn delete(&self, items: &[Observed]) -> Result<(), Error> {
         if items.is_empty() {
             tracing::info!("nothing to delete");
-            return Ok(0);
+            return Ok(());
         }
-        engine::delete_observed(&self.ctx, &self.stack.kinds, &items).await?;
-        Ok(items.len())
+        engine::delete_observed(&self.ctx, &self.stack.kinds, items).await
+    }
+
+    /// Waits until the game answers behind the load balancer.
+    pub async fn wait_reachable(&self) -> Result<Reachable, Error> {
+        let https = self
+            .stack
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.alb.certificate_arn.is_some());
+        rollout::wait_reachable(&self.ctx, &self.ctx.wait, https).await
     }
 
     pub async fn status(&self) -> Result<Status, Error> {
@@ -115,7 +193,8 @@ impl Session {
                 .any(|c| c.action == Action::Update && c.kind == key.kind && c.name == key.name);
             let state = match observed {
                 None => "missing",
-                Some(o) if !o.ready => "pending",
+                Some(o) if matches!(o.state, crate::engine::State::Failed(_)) => "failed",
+                Some(o) if !o.is_ready() => "pending",
                 Some(_) if drifted => "drifted",
                 Some(_) => "ok",
             };
@@ -152,7 +231,12 @@ impl Session {
             .as_ref()
             .ok_or_else(|| Error::Plan("the profile describes no workload to deploy".into()))?;
         let plan = self.plan().await?;
-        crate::deploy::deploy(&self.ctx, task, &plan.refs(), &self.ctx.wait).await
+        let https = self
+            .stack
+            .workload
+            .as_ref()
+            .is_some_and(|w| w.alb.certificate_arn.is_some());
+        crate::deploy::deploy(&self.ctx, task, &plan.refs(), &self.ctx.wait, https).await
     }
 
     pub async fn outputs(&self) -> Result<serde_json::Value, Error> {
