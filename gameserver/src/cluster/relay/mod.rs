@@ -106,6 +106,9 @@ pub struct Relay {
     /// The newest step its players saw.
     last_step: u64,
     poll_at: Instant,
+    /// The owner said the lease changed (released, or a newer owner spoke)
+    /// since the last look began: look again at once, whatever that look says.
+    urged: bool,
     /// Redis did not answer the last look at the lease: the next one only
     /// reads it, so an owner that was cut off too takes its lapsed lease
     /// back (unchanged epoch) before this node would take the room from it.
@@ -134,6 +137,7 @@ impl Relay {
         let now = Instant::now();
         let relay = Relay {
             poll_at: next_poll(now, expires_in, cluster.fence.lease_ttl),
+            urged: false,
             after_outage: false,
             room,
             cluster,
@@ -180,6 +184,7 @@ impl Relay {
                 Some(input) = self.inbox.recv() => self.on_input(input),
                 _ = tokio::time::sleep_until(self.poll_at), if polling.is_none() => {
                     let (cluster, room) = (self.cluster.clone(), self.room.clone());
+                    self.urged = false;
                     polling = Some(tokio::spawn(look(cluster, room, self.after_outage)));
                 }
                 taken = async { polling.as_mut().expect("guarded by is_some").await },
@@ -304,21 +309,27 @@ impl Relay {
             RelayInput::Owner(FromOwner::Released { epoch }) => {
                 if epoch == self.owner.epoch {
                     tracing::info!(room = %self.room, owner = %self.owner.node, "owner released the room: taking it over");
-                    self.poll_at = Instant::now();
+                    self.urge_poll();
                 }
             }
             RelayInput::Owner(FromOwner::Batch { epoch, seq, events }) => {
                 if epoch != self.owner.epoch {
                     // A stale owner's late word, or a newer owner not found yet.
                     if epoch > self.owner.epoch {
-                        self.poll_at = Instant::now();
+                        self.urge_poll();
                     }
                     return;
                 }
-                self.last_heard = Instant::now();
+                let now = Instant::now();
+                self.last_heard = now;
                 if self.last_seq.is_some_and(|last| seq != last + 1) {
                     let conns: Vec<ConnId> = self.players.keys().copied().collect();
                     self.send(ToOwner::NeedFull { conns });
+                }
+                if self.last_seq.is_none() {
+                    // An owner speaks only once it listens: joins sent to a
+                    // new owner before it subscribed went nowhere.
+                    self.resend_joins(now, Duration::ZERO);
                 }
                 self.last_seq = Some(seq);
                 for event in events {
@@ -328,9 +339,25 @@ impl Relay {
         }
     }
 
+    /// A look at the lease came back; one more follows at once when the
+    /// owner urged it meanwhile.
+    fn polled(&mut self, looked: Result<Look, StoreError>) -> Option<(u64, Loaded)> {
+        let taken = self.follow(looked);
+        if self.urged {
+            self.poll_at = Instant::now();
+        }
+        taken
+    }
+
+    /// Looks at the lease again now (a look under way is followed by another).
+    fn urge_poll(&mut self) {
+        self.urged = true;
+        self.poll_at = Instant::now();
+    }
+
     /// What the lease said: the room was free and is this node's now
     /// (Some), or another node holds it (followed if it is a new one).
-    fn polled(&mut self, looked: Result<Look, StoreError>) -> Option<(u64, Loaded)> {
+    fn follow(&mut self, looked: Result<Look, StoreError>) -> Option<(u64, Loaded)> {
         let now = Instant::now();
         let renewal = self.cluster.fence.lease_ttl / 3;
         self.after_outage = looked.is_err();
@@ -412,6 +439,22 @@ impl Relay {
         }
     }
 
+    /// Sends again the joins unanswered for at least `after`.
+    fn resend_joins(&mut self, now: Instant, after: Duration) {
+        let unanswered: Vec<Joiner> = self
+            .pending
+            .values_mut()
+            .filter(|p| now.duration_since(p.sent) >= after)
+            .map(|p| {
+                p.sent = now;
+                p.joiner.clone()
+            })
+            .collect();
+        for joiner in &unanswered {
+            self.send_join(joiner);
+        }
+    }
+
     /// The heartbeat; joins sent again, or refused when they waited too long.
     fn beat(&mut self, now: Instant) {
         let mut conns: Vec<ConnId> = self.players.keys().copied().collect();
@@ -427,18 +470,7 @@ impl Relay {
                 conns,
             });
         }
-        let unanswered: Vec<Joiner> = self
-            .pending
-            .values_mut()
-            .filter(|p| now.duration_since(p.sent) >= JOIN_RESEND)
-            .map(|p| {
-                p.sent = now;
-                p.joiner.clone()
-            })
-            .collect();
-        for joiner in &unanswered {
-            self.send_join(joiner);
-        }
+        self.resend_joins(now, JOIN_RESEND);
         let late: Vec<ConnId> = self
             .pending
             .iter()
