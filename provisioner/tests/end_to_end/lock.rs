@@ -5,8 +5,9 @@
 use crate::common::{managed_resources, Moto};
 use provisioner::lock::{self, Holder};
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 fn now() -> u64 {
@@ -40,8 +41,26 @@ async fn plant(moto: &Moto, holder: &str, expires: u64) {
         .unwrap();
 }
 
-/// `up --yes` as `holder`, its stderr collected line by line.
-fn up_as(moto: &Moto, holder: &str, extra: &[&str]) -> (Child, Arc<Mutex<Vec<String>>>) {
+/// A running `up --yes`, its stderr collected line by line by `reader`.
+struct Up {
+    child: Child,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Up {
+    /// Waits for the process and for the last of its stderr, so that what
+    /// it said just before exiting is in `lines` when this returns.
+    fn wait(&mut self) -> ExitStatus {
+        let status = self.child.wait().unwrap();
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
+        status
+    }
+}
+
+/// `up --yes` as `holder`.
+fn up_as(moto: &Moto, holder: &str, extra: &[&str]) -> (Up, Arc<Mutex<Vec<String>>>) {
     let mut args = vec!["up", "--yes"];
     args.extend_from_slice(extra);
     let mut child = crate::common::cli(moto, &args)
@@ -53,12 +72,16 @@ fn up_as(moto: &Moto, holder: &str, extra: &[&str]) -> (Child, Arc<Mutex<Vec<Str
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             sink.lock().unwrap().push(line);
         }
     });
-    (child, lines)
+    let up = Up {
+        child,
+        reader: Some(reader),
+    };
+    (up, lines)
 }
 
 fn said(lines: &Arc<Mutex<Vec<String>>>, needle: &str) -> bool {
@@ -91,8 +114,8 @@ async fn two_concurrent_ups_serialize_and_the_second_finds_nothing_to_do() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     held.release(&session.ctx).await.unwrap();
-    assert!(one.wait().unwrap().success(), "{}", text(&one_said));
-    assert!(two.wait().unwrap().success(), "{}", text(&two_said));
+    assert!(one.wait().success(), "{}", text(&one_said));
+    assert!(two.wait().success(), "{}", text(&two_said));
 
     let ec2 = crate::common::ec2(&moto).await;
     assert_eq!(managed_resources(&ec2).await.len(), 17, "no duplicates");
@@ -120,7 +143,7 @@ async fn a_dead_holders_lock_expires_and_is_taken_over() {
     let moto = Moto::start();
     plant(&moto, "ci-job-gone", now() - 1).await;
     let (mut up, lines) = up_as(&moto, "ci-job-next", &[]);
-    assert!(up.wait().unwrap().success(), "{}", text(&lines));
+    assert!(up.wait().success(), "{}", text(&lines));
     assert!(
         said(
             &lines,
@@ -138,7 +161,7 @@ async fn lock_timeout_gives_up_naming_the_holder_and_changes_nothing() {
     let moto = Moto::start();
     plant(&moto, "ci-job-7", now() + 3600).await;
     let (mut up, lines) = up_as(&moto, "ci-job-8", &["--lock-timeout", "1s"]);
-    let status = up.wait().unwrap();
+    let status = up.wait();
     assert_eq!(status.code(), Some(1), "{}", text(&lines));
     assert!(
         said(&lines, "environment dev is locked by ci-job-7 since"),
