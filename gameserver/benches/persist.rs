@@ -41,6 +41,7 @@ fn main() {
     let fence = Fence {
         node: "bench".into(),
         lease_ttl: Duration::from_secs(60),
+        presence: None,
     };
     println!("Spaaace snapshot benchmark (release build, redis-server on loopback)");
     println!(

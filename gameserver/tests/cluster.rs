@@ -1,6 +1,7 @@
 //! Several real `gameserver` processes on one real redis-server, as ECS
 //! tasks behind a load balancer, playing: one world per room whichever node
-//! a player lands on; kill -9 and SIGSTOP of a room's owner; Redis out of
+//! a player lands on; kill -9 and SIGSTOP of a room's owner (a crashed
+//! owner's room moving before its lease runs out); Redis out of
 //! reach of every node for longer than a lease; a room started while Redis
 //! was out of reach yielding to the saved one.
 //! (Starting, deploying and failing Redis over: tests/cluster_ops.rs.)
@@ -179,6 +180,48 @@ async fn kill_9_of_the_owner_moves_the_room_and_every_player_resumes() {
     assert!(w.resumed, "Ann's token did not resume her");
     assert_eq!((w.player_id, w.ship_id), (ann_player, ann_ship));
     assert!(w.step >= newest, "Ann came back to an older world");
+}
+
+/// A crashed owner's presence in Redis goes with its process: the room moves
+/// at once, not when its lease (a minute here, longer than any wait of this
+/// test) runs out.
+#[tokio::test]
+async fn a_crashed_owners_room_moves_long_before_its_lease_runs_out() {
+    let redis = RedisServer::start();
+    let settings = [("LEASE_TTL_MS", "60000")];
+    let mut a = Node::start(&redis.url(), "node-a", &settings);
+    let b = Node::start(&redis.url(), "node-b", &settings);
+    // b judges another node's presence once its own has been steady 5 s.
+    let b_started = tokio::time::Instant::now();
+    let mut ann = GameClient::join(&a.ws_url(), "crash", "Ann", "")
+        .await
+        .unwrap();
+    let mut bob = GameClient::join(&b.ws_url(), "crash", "Bob", "")
+        .await
+        .unwrap();
+    play_a_little(&mut ann, LIMIT).await;
+    play_a_little(&mut bob, LIMIT).await;
+    assert_eq!(b.role("crash"), Some(("relay".into(), "node-a".into())));
+    tokio::time::sleep_until(b_started + Duration::from_secs(6)).await;
+    let (ann_player, ann_token) = (ann.player_id(), ann.view.welcome.token.clone());
+    let bob_player = bob.player_id();
+
+    a.server.kill();
+    // Updates already on their way come first; then b's room starts Bob
+    // over with a full update. Each wait is bounded by LIMIT, half the lease.
+    let mut steps = vec![bob.view.world.step];
+    while next_update(&mut bob, &mut steps).await.1 != UpdateKind::Full {}
+    next_update(&mut bob, &mut steps).await;
+    never_back(&steps, "Bob");
+    assert_eq!(bob.player_id(), bob_player);
+    assert_eq!(b.role("crash"), Some(("owner".into(), "node-b".into())));
+    assert_eq!(b.metric("spaaace_takeovers_total"), 1.0);
+
+    let ann = GameClient::join(&b.ws_url(), "crash", "", &ann_token)
+        .await
+        .unwrap();
+    assert!(ann.view.welcome.resumed, "Ann's token did not resume her");
+    assert_eq!(ann.player_id(), ann_player);
 }
 
 #[tokio::test]

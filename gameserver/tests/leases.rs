@@ -23,6 +23,7 @@ fn node(name: &str) -> Fence {
     Fence {
         node: name.into(),
         lease_ttl: TTL,
+        presence: None,
     }
 }
 

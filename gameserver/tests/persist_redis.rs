@@ -36,6 +36,7 @@ fn fence() -> Fence {
     Fence {
         node: "test-node".into(),
         lease_ttl: Duration::from_secs(60),
+        presence: None,
     }
 }
 

@@ -32,7 +32,7 @@ use wire::{events_channel, FromOwner};
 use crate::metrics::Metrics;
 use crate::names::RoomId;
 use crate::persist::{
-    self, Fence, OnRefused, RedisStore, SnapshotWriter, StoreError, Taken, WriterOptions,
+    self, Fence, OnRefused, Presence, RedisStore, SnapshotWriter, StoreError, Taken, WriterOptions,
 };
 use crate::room::NodeName;
 
@@ -70,9 +70,11 @@ impl Cluster {
         metrics: Arc<Metrics>,
     ) -> Arc<Cluster> {
         let stop = CancellationToken::new();
+        let presence = Presence::spawn(store.clone(), settings.node.clone(), stop.clone());
         let fence = Fence {
             node: settings.node.clone(),
             lease_ttl: settings.lease_ttl,
+            presence: Some(presence),
         };
         let keeper = Keeper::spawn(store.clone(), fence.clone(), metrics.clone(), stop.clone());
         let on_refused: OnRefused = {

@@ -133,11 +133,7 @@ impl Client {
                 // A closing connection reads nothing more: it ends once its
                 // close frame is out.
                 Stage::Done | Stage::Closing { .. } => return,
-                // Read once the room answered.
-                Stage::Asking(_) => {
-                    self.unread = true;
-                    return;
-                }
+                Stage::Asking(_) => return self.listen_while_asking(now),
                 _ => {}
             }
             let spare = self.frames.spare();
@@ -161,6 +157,35 @@ impl Client {
             }
         }
         self.unread = true;
+    }
+
+    /// While the room decides on the join, what arrives waits for its
+    /// answer (the connection ends once it came, as it would have). But a
+    /// client that leaves meanwhile (the socket ends, or a close frame) is
+    /// marked at once, so that its join goes no further: arriving late, it
+    /// would replace the client's next connection.
+    fn listen_while_asking(&mut self, now: Instant) {
+        self.unread = true;
+        let spare = self.frames.spare();
+        if spare.is_empty() {
+            return;
+        }
+        match (&*self.socket).read(spare) {
+            Ok(0) => self.link.left(),
+            Ok(n) => {
+                self.frames.filled(n);
+                self.heard = now;
+                if self.frames.holds_close() {
+                    self.link.left();
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(_) => self.link.left(),
+        }
     }
 
     /// What a tick brings besides reading: the join's answer, what the link

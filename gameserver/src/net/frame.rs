@@ -55,6 +55,7 @@ pub enum Message<'a> {
 }
 
 /// Client bytes not yet made into messages.
+#[derive(Clone)]
 pub struct FrameReader {
     buf: Box<[u8; READ_CHUNK]>,
     start: usize,
@@ -68,6 +69,7 @@ pub struct FrameReader {
 }
 
 /// A whole message in the buffer (or in `assembled`).
+#[derive(Clone)]
 enum Ready {
     Data { opcode: u8, payload: Range<usize> },
     Assembled { opcode: u8 },
@@ -146,6 +148,17 @@ impl FrameReader {
             }
         }
         Ok(false)
+    }
+
+    /// Whether a close is among the whole frames buffered; takes nothing.
+    pub fn holds_close(&self) -> bool {
+        let mut probe = self.clone();
+        while let Ok(true) = probe.advance() {
+            if matches!(probe.message(), Some(Message::Close(_))) {
+                return true;
+            }
+        }
+        false
     }
 
     /// The message the last `advance` found.
@@ -327,6 +340,23 @@ mod tests {
             .advance()
             .unwrap()
             .then(|| format!("{:?}", reader.message().unwrap()))
+    }
+
+    #[test]
+    fn a_close_behind_a_message_is_seen_without_taking_either() {
+        let mask = [1, 2, 3, 4];
+        let mut bytes = client_frame(FIN | TEXT, b"{\"type\":\"input\"}", mask);
+        let mut reader = reader_with(&bytes);
+        assert!(!reader.holds_close());
+        bytes.extend(client_frame(FIN | CLOSE, &1000u16.to_be_bytes(), mask));
+        // Only part of the close: not yet.
+        let mut reader_partial = reader_with(&bytes[..bytes.len() - 1]);
+        assert!(!reader_partial.holds_close());
+        reader = reader_with(&bytes);
+        assert!(reader.holds_close());
+        assert_eq!(next(&mut reader).as_deref(), Some("Text"));
+        assert_eq!(next(&mut reader).as_deref(), Some("Close(Some(1000))"));
+        assert_eq!(next(&mut reader_partial).as_deref(), Some("Text"));
     }
 
     #[test]

@@ -41,6 +41,8 @@ struct State {
     close: Option<(u16, &'static str)>,
     /// Closing or failed: nothing more is taken.
     over: bool,
+    /// The client left, or is leaving, before its join was answered.
+    left: bool,
     /// A room is sending a step's messages: they are written at `release`.
     held: bool,
     /// The socket took less than it was given: the poller writes the rest.
@@ -97,6 +99,12 @@ impl Link {
     /// Nothing more is taken (the socket is gone).
     pub fn over(&self) {
         self.lock().over = true;
+    }
+
+    /// The client is gone or going while its join waits: the join must go
+    /// no further (`Sink::is_closed`), though a close may still be sent.
+    pub fn left(&self) {
+        self.lock().left = true;
     }
 
     fn control(&self, frame: impl FnOnce(&mut Vec<u8>)) {
@@ -193,6 +201,11 @@ impl Sink for Link {
 
     fn capacity(&self) -> usize {
         OUTBOX_CAPACITY.saturating_sub(self.lock().queued)
+    }
+
+    fn is_closed(&self) -> bool {
+        let state = self.lock();
+        state.over || state.left || state.close.is_some()
     }
 
     fn hold(&self) {

@@ -20,7 +20,8 @@ use std::time::Duration;
 
 use redis::{Pipeline, Script};
 
-use super::keys::{epoch_key, lease_key, room_key, SNAPSHOT_TTL_SECS};
+use super::keys::{epoch_key, lease_key, room_key, PRESENCE_CHANNEL_PREFIX, SNAPSHOT_TTL_SECS};
+use super::presence::Presence;
 use super::store::{is_no_script, RedisStore, StoreError};
 
 /// Who writes and for how long its leases last.
@@ -28,7 +29,14 @@ use super::store::{is_no_script, RedisStore, StoreError};
 pub struct Fence {
     pub node: String,
     pub lease_ttl: Duration,
+    /// The node's presence in Redis; None: its leases run out when it dies,
+    /// and it takes no lease before it ran out.
+    pub presence: Option<Presence>,
 }
+
+/// The longest a node waits, after its presence subscribed, before it
+/// judges another node's presence; several reconnect attempts of a live node.
+const PRESENCE_SETTLE: Duration = Duration::from_secs(5);
 
 /// What came of asking for a room's lease.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -87,15 +95,33 @@ end
 }
 
 /// KEYS[1] lease, KEYS[2] counter, KEYS[3] snapshot; ARGV[1] node, ARGV[2]
-/// lease TTL (ms), ARGV[3] counter TTL (s), ARGV[4] floor, ARGV[5] fresh only.
+/// lease TTL (ms), ARGV[3] counter TTL (s), ARGV[4] floor, ARGV[5] fresh only,
+/// ARGV[6] the presence channels' prefix ('' for a node that keeps none),
+/// ARGV[7] '1' when the caller's own presence has been steady long enough to
+/// judge another's.
 /// Returns {1, node, epoch, ttl} when won, {0, holder, epoch, pttl} when held
-/// by another node, {2, '', 0, 0} when fresh only and a snapshot exists.
+/// by another node, {2, '', 0, 0} when fresh only and a snapshot exists;
+/// {3, holder, epoch, ttl} when won from a holder whose presence is gone.
+///
+/// A lease marked `present` is taken before it runs out when its holder has
+/// no presence subscription and the caller has one on this same server: a
+/// server that just became primary has nobody's, so it judges nobody.
+/// ElastiCache allows PUBSUB (its restricted commands are listed at
+/// https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/ClientConfig.RestrictedCommands.html).
 static ACQUIRE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local lease = redis.call('HMGET', KEYS[1], 'node', 'epoch')
+local function present(node)
+  return redis.call('PUBSUB', 'NUMSUB', ARGV[6] .. node)[2] > 0
+end
+local lease = redis.call('HMGET', KEYS[1], 'node', 'epoch', 'present')
+local won = 1
 if lease[1] and lease[1] ~= ARGV[1] then
-  return {0, lease[1], tonumber(lease[2]) or 0, redis.call('PTTL', KEYS[1])}
+  if ARGV[7] == '1' and lease[3] == '1' and present(ARGV[1]) and not present(lease[1]) then
+    won = 3
+  else
+    return {0, lease[1], tonumber(lease[2]) or 0, redis.call('PTTL', KEYS[1])}
+  end
 end
 if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then
   return {2, '', 0, 0}
@@ -107,8 +133,11 @@ local epoch = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'node', ARGV[1], 'epoch', epoch)
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'present', '1')
+end
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return {1, ARGV[1], epoch, tonumber(ARGV[2])}
+return {won, lease[1] or '', epoch, tonumber(ARGV[2])}
 ",
     )
 });
@@ -157,6 +186,14 @@ return 0
 });
 
 impl Fence {
+    /// How long this node's presence must have been subscribed before it may
+    /// judge another's gone. After a failover every node subscribes again;
+    /// the longest a live one takes is one reconnect, and waiting a whole
+    /// lease is never slower than letting the lease run out.
+    fn settle(&self) -> Duration {
+        self.lease_ttl.min(PRESENCE_SETTLE)
+    }
+
     fn ttl_ms(&self) -> u64 {
         u64::try_from(self.lease_ttl.as_millis()).unwrap_or(u64::MAX)
     }
@@ -188,6 +225,13 @@ impl RedisStore {
         fresh_only: bool,
     ) -> Result<Acquired, StoreError> {
         let op = format!("taking the lease of room {room}");
+        let (presence_prefix, judges) = match &fence.presence {
+            Some(presence) => (
+                PRESENCE_CHANNEL_PREFIX,
+                presence.steady_for() >= fence.settle(),
+            ),
+            None => ("", false),
+        };
         let reply: (i64, String, u64, i64) = self
             .eval(&op, || {
                 let mut pipe = redis::pipe();
@@ -201,7 +245,9 @@ impl RedisStore {
                     .arg(fence.ttl_ms())
                     .arg(SNAPSHOT_TTL_SECS)
                     .arg(floor)
-                    .arg(u8::from(fresh_only));
+                    .arg(u8::from(fresh_only))
+                    .arg(presence_prefix)
+                    .arg(u8::from(judges));
                 pipe
             })
             .await?
@@ -209,6 +255,10 @@ impl RedisStore {
             .ok_or_else(|| self.unexpected(&op, "no reply"))?;
         match reply {
             (1, _, epoch, _) => Ok(Acquired::Won { epoch }),
+            (3, gone, epoch, _) => {
+                tracing::info!(room, from = %gone, epoch, "took the room before its lease ran out: its holder's presence is gone");
+                Ok(Acquired::Won { epoch })
+            }
             (0, node, epoch, pttl) => Ok(Acquired::Held {
                 node,
                 epoch,

@@ -14,6 +14,9 @@ pub const LEASE_KEY_PREFIX: &str = "lease:game_room_";
 /// Prefix of the counter of a room's fencing epochs.
 pub const EPOCH_KEY_PREFIX: &str = "epoch:game_room_";
 
+/// Prefix of the pub/sub channel each live node stays subscribed to.
+pub const PRESENCE_CHANNEL_PREFIX: &str = "presence:node:";
+
 /// Seconds a snapshot lives without being rewritten (the seed's expiry).
 pub const SNAPSHOT_TTL_SECS: u64 = 3600;
 /// Quarantined values stay a week: long enough for someone to look.
@@ -33,6 +36,10 @@ pub fn lease_key(room_id: &str) -> String {
 
 pub fn epoch_key(room_id: &str) -> String {
     format!("{EPOCH_KEY_PREFIX}{room_id}")
+}
+
+pub fn presence_channel(node: &str) -> String {
+    format!("{PRESENCE_CHANNEL_PREFIX}{node}")
 }
 
 /// The room id of a snapshot key, or None for a key that is not one.

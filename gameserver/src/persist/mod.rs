@@ -5,6 +5,7 @@
 //! - `store`: the Redis connection (auto-reconnecting, following failovers,
 //!   every call bounded);
 //! - `fence`: room leases and fenced writes (Lua scripts);
+//! - `presence`: a subscription that lasts exactly as long as the node;
 //! - `writer`: writes off the tick path, newest snapshot per room wins;
 //! - `hydrate`: takes a room and loads its snapshot, quarantining bad values;
 //! - `health`: the seed's `/health` answer.
@@ -14,6 +15,7 @@ mod fence;
 mod health;
 mod hydrate;
 mod keys;
+mod presence;
 mod redact;
 mod store;
 mod tls;
@@ -30,8 +32,10 @@ pub use hydrate::{
     RestoredPlayer, RestoredRoom, Taken,
 };
 pub use keys::{
-    epoch_key, lease_key, quarantine_key, room_key, QUARANTINE_TTL_SECS, SNAPSHOT_TTL_SECS,
+    epoch_key, lease_key, presence_channel, quarantine_key, room_key, QUARANTINE_TTL_SECS,
+    SNAPSHOT_TTL_SECS,
 };
+pub use presence::Presence;
 pub use redact::redact_url;
 pub use store::{RedisStore, StoreError, StoreOptions};
 pub use tls::install_crypto_provider;

@@ -19,6 +19,15 @@ pub const REPLACED: &str = "replaced by a newer connection";
 
 impl Room {
     pub(super) fn join(&mut self, joiner: Joiner, now: Instant) -> Result<Joined, JoinError> {
+        if joiner.abandoned() {
+            // A reconnect its client gave up on, arriving late (queued while
+            // the room was being taken over): it must not replace the
+            // connection the client made since.
+            return Err(JoinError::Unavailable {
+                room: self.id.clone(),
+                why: "the connection closed before its join arrived".into(),
+            });
+        }
         let by_conn = self.sessions.player_of(joiner.conn);
         let by_token = joiner
             .tokens
@@ -31,6 +40,15 @@ impl Room {
                 player,
                 !self.sessions.has_token(player, &joiner.tokens.fresh),
             ),
+            (None, Some(player)) if joiner.rejoin.is_some() && self.connected_elsewhere(player) => {
+                // A connection moved here by a takeover, arriving after its
+                // player reconnected (a message delayed by a failover): the
+                // reconnect is newer, and keeps the player.
+                return Err(JoinError::Unavailable {
+                    room: self.id.clone(),
+                    why: "the player reconnected since".into(),
+                });
+            }
             (None, Some(player)) => {
                 self.replace_connection(player, joiner.conn, now);
                 (player, true)
@@ -125,6 +143,12 @@ impl Room {
     /// A reconnect with the token of a player still connected wins: the
     /// older socket is closed (unless it is the same connection, moved here
     /// by a takeover).
+    fn connected_elsewhere(&self, player: PlayerId) -> bool {
+        self.sessions
+            .get(player)
+            .is_some_and(|session| session.conn().is_some())
+    }
+
     fn replace_connection(&mut self, player: PlayerId, conn: ConnId, now: Instant) {
         let away = self.away_until(now);
         let Some(session) = self.sessions.get_mut(player) else {

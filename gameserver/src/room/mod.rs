@@ -123,6 +123,14 @@ pub struct Joiner {
     pub rejoin: Option<u32>,
 }
 
+impl Joiner {
+    /// Its socket on this node closed before the join was answered (the
+    /// client gave up on it and may have reconnected since).
+    pub fn abandoned(&self) -> bool {
+        matches!(&self.peer, Peer::Local(outbox) if outbox.is_closed())
+    }
+}
+
 /// A connection's place in a room.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Joined {

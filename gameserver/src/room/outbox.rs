@@ -17,6 +17,8 @@ pub trait Sink: Send + Sync + 'static {
     fn try_send(&self, message: Outgoing) -> Result<(), TrySendError<Outgoing>>;
     /// How many more messages it takes now.
     fn capacity(&self) -> usize;
+    /// The connection is over: it takes nothing more.
+    fn is_closed(&self) -> bool;
     /// What is sent from here until `release` may go out together.
     fn hold(&self) {}
     fn release(&self) {}
@@ -42,6 +44,11 @@ impl Outbox {
 
     pub fn capacity(&self) -> usize {
         self.0.capacity()
+    }
+
+    /// The connection is over (its client left, or it is being closed).
+    pub fn is_closed(&self) -> bool {
+        self.0.is_closed()
     }
 
     /// Messages sent until `release` go out together (one write for a step's
@@ -70,5 +77,9 @@ impl Sink for mpsc::Sender<Outgoing> {
 
     fn capacity(&self) -> usize {
         mpsc::Sender::capacity(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        mpsc::Sender::is_closed(self)
     }
 }

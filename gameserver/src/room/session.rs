@@ -161,6 +161,10 @@ impl Sessions {
         self.by_player.insert(player, session);
     }
 
+    pub fn get(&self, player: PlayerId) -> Option<&Session> {
+        self.by_player.get(&player)
+    }
+
     pub fn get_mut(&mut self, player: PlayerId) -> Option<&mut Session> {
         self.by_player.get_mut(&player)
     }

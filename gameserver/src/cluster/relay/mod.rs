@@ -43,6 +43,10 @@ const EMPTY_LINGER: Duration = Duration::from_secs(2);
 /// An owner sends its relayed players an update several times a second;
 /// this long without a word, they join again.
 const OWNER_SILENCE: Duration = PRESENCE_INTERVAL.saturating_mul(3);
+/// An owner sends its relayed players' updates many times a second; this
+/// long without a word, the lease is looked at once (the room of an owner
+/// that crashed is taken as soon as its presence is gone).
+const OWNER_QUIET: Duration = Duration::from_millis(250);
 /// After the owner's lease runs out, look again this much later.
 const EXPIRY_MARGIN: Duration = Duration::from_millis(10);
 
@@ -109,6 +113,8 @@ pub struct Relay {
     /// The owner said the lease changed (released, or a newer owner spoke)
     /// since the last look began: look again at once, whatever that look says.
     urged: bool,
+    /// The lease was looked at since the owner last spoke.
+    quiet_looked: bool,
     /// Redis did not answer the last look at the lease: the next one only
     /// reads it, so an owner that was cut off too takes its lapsed lease
     /// back (unchanged epoch) before this node would take the room from it.
@@ -138,6 +144,7 @@ impl Relay {
         let relay = Relay {
             poll_at: next_poll(now, expires_in, cluster.fence.lease_ttl),
             urged: false,
+            quiet_looked: false,
             after_outage: false,
             room,
             cluster,
@@ -182,6 +189,10 @@ impl Relay {
                     None => return self.stop(),
                 },
                 Some(input) = self.inbox.recv() => self.on_input(input),
+                _ = tokio::time::sleep_until(self.last_heard + OWNER_QUIET), if self.awaits_owner() => {
+                    self.quiet_looked = true;
+                    self.urge_poll();
+                }
                 _ = tokio::time::sleep_until(self.poll_at), if polling.is_none() => {
                     let (cluster, room) = (self.cluster.clone(), self.room.clone());
                     self.urged = false;
@@ -322,6 +333,7 @@ impl Relay {
                 }
                 let now = Instant::now();
                 self.last_heard = now;
+                self.quiet_looked = false;
                 if self.last_seq.is_some_and(|last| seq != last + 1) {
                     let conns: Vec<ConnId> = self.players.keys().copied().collect();
                     self.send(ToOwner::NeedFull { conns });
@@ -347,6 +359,12 @@ impl Relay {
             self.poll_at = Instant::now();
         }
         taken
+    }
+
+    /// Players wait for an owner that went quiet, and nobody looked yet.
+    fn awaits_owner(&self) -> bool {
+        let waiting = !self.players.is_empty() || !self.pending.is_empty();
+        waiting && !self.quiet_looked
     }
 
     /// Looks at the lease again now (a look under way is followed by another).
@@ -394,6 +412,7 @@ impl Relay {
     }
 
     fn take_over(mut self, epoch: u64, loaded: Loaded) -> RelayEnd {
+        self.forget_abandoned();
         tracing::info!(room = %self.room, from = %self.owner.node, epoch, players = self.players.len(), "taking the room over");
         let mut moves: Vec<Move> = self
             .players
@@ -433,6 +452,7 @@ impl Relay {
     }
 
     fn resend_pending(&mut self) {
+        self.forget_abandoned();
         let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
         for p in pending {
             self.ask_to_join(p.joiner, p.reply);
@@ -441,6 +461,7 @@ impl Relay {
 
     /// Sends again the joins unanswered for at least `after`.
     fn resend_joins(&mut self, now: Instant, after: Duration) {
+        self.forget_abandoned();
         let unanswered: Vec<Joiner> = self
             .pending
             .values_mut()
@@ -452,6 +473,19 @@ impl Relay {
             .collect();
         for joiner in &unanswered {
             self.send_join(joiner);
+        }
+    }
+
+    /// Joins whose client gave up are never sent again: arriving after the
+    /// client's next reconnect, one would replace it.
+    fn forget_abandoned(&mut self) {
+        for (_, p) in self.pending.extract_if(|_, p| p.joiner.abandoned()) {
+            if let Some(reply) = p.reply {
+                let _ = reply.send(Err(JoinError::Unavailable {
+                    room: self.room.clone(),
+                    why: "its connection closed".into(),
+                }));
+            }
         }
     }
 
