@@ -270,17 +270,22 @@ async fn takeover() {
         let settings = [("LEASE_TTL_MS", ttl.as_str())];
         let mut a = Node::start(&redis.url(), &format!("owner-{run}"), &settings);
         let b = Node::start(&redis.url(), &format!("survivor-{run}"), &settings);
+        // A node judges another's presence once its own has been steady
+        // this long (a lease, at most 5 s): the kill comes after that.
+        let steady = Instant::now() + Duration::from_millis(LEASE_TTL_MS.min(5000));
         let local = GameClient::join(&a.ws_url(), "takeover", "", "")
             .await
             .unwrap();
         let relayed = GameClient::join(&b.ws_url(), "takeover", "", "")
             .await
             .unwrap();
-        let until = Instant::now() + Duration::from_secs(2 + LEASE_TTL_MS / 1000 + 5);
+        // Kill at a point of the renewal cycle that is not always the same.
+        let kill_at = steady.max(Instant::now() + Duration::from_millis(1500))
+            + Duration::from_millis(211 * run as u64);
+        let until = kill_at + Duration::from_secs(LEASE_TTL_MS / 1000 + 5);
         let _local = play(local, until, 30);
         let listener = listen(relayed, until);
-        // Kill at a point of the renewal cycle that is not always the same.
-        tokio::time::sleep(Duration::from_millis(1500 + 211 * run as u64)).await;
+        tokio::time::sleep_until(kill_at.into()).await;
         let killed = Instant::now();
         a.server.kill();
         let seen = listener.await.unwrap();
