@@ -1,7 +1,8 @@
 //! Taking a room before its lease runs out, against a real redis-server: only
 //! when the holder's presence subscription is gone, only by a node whose own
 //! presence has been steady on the same server, and never a lease written by
-//! a node that keeps no presence. The old holder's late write stays fenced.
+//! a node that keeps no presence (or had none subscribed yet). The old
+//! holder's late write stays fenced.
 
 #[path = "common/redis.rs"]
 mod redis_server;
@@ -116,6 +117,20 @@ async fn a_room_is_taken_early_only_from_a_holder_whose_presence_is_gone() {
     assert_eq!(subscribers(&server, "legacy"), 0);
     let legacy_room = acquire(&store, &b, "old-node-room").await;
     assert_eq!(held_by(&legacy_room), Some("legacy"));
+    // Nor a lease taken before its node's presence subscribed.
+    let early = Fence {
+        node: "early".into(),
+        lease_ttl: TTL,
+        presence: Some(Presence::default()),
+    };
+    won(&store, &early, "early-room").await;
+    let marked: Option<String> = server
+        .connection()
+        .hget(lease_key("early-room"), "present")
+        .unwrap();
+    assert_eq!(marked, None);
+    let early_room = acquire(&store, &b, "early-room").await;
+    assert_eq!(held_by(&early_room), Some("early"));
 
     // a dies: its presence goes with it, and b takes the room with a
     // higher epoch though the lease had most of a minute left.

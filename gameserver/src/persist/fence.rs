@@ -225,12 +225,14 @@ impl RedisStore {
         fresh_only: bool,
     ) -> Result<Acquired, StoreError> {
         let op = format!("taking the lease of room {room}");
-        let (presence_prefix, judges) = match &fence.presence {
-            Some(presence) => (
-                PRESENCE_CHANNEL_PREFIX,
-                presence.steady_for() >= fence.settle(),
-            ),
-            None => ("", false),
+        // A lease is marked present only while this node's presence is
+        // subscribed: one taken before would look like a dead node's.
+        let steady_for = fence.presence.as_ref().map(Presence::steady_for);
+        let (presence_prefix, judges) = match steady_for {
+            Some(steady) if steady > Duration::ZERO => {
+                (PRESENCE_CHANNEL_PREFIX, steady >= fence.settle())
+            }
+            _ => ("", false),
         };
         let reply: (i64, String, u64, i64) = self
             .eval(&op, || {
