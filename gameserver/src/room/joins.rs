@@ -140,15 +140,16 @@ impl Room {
         Bytes::from(welcome.encode())
     }
 
-    /// A reconnect with the token of a player still connected wins: the
-    /// older socket is closed (unless it is the same connection, moved here
-    /// by a takeover).
+    /// The player has a connection (here or through another node).
     fn connected_elsewhere(&self, player: PlayerId) -> bool {
         self.sessions
             .get(player)
             .is_some_and(|session| session.conn().is_some())
     }
 
+    /// A reconnect with the token of a player still connected wins: the
+    /// older socket is closed (unless it is the same connection, moved here
+    /// by a takeover).
     fn replace_connection(&mut self, player: PlayerId, conn: ConnId, now: Instant) {
         let away = self.away_until(now);
         let Some(session) = self.sessions.get_mut(player) else {
