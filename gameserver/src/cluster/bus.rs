@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -20,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::wire::{FromOwner, ToOwner};
 use crate::metrics::Metrics;
 use crate::names::RoomId;
-use crate::persist::RedisStore;
+use crate::persist::{RedisStore, RetryPause};
 use crate::room::{Command, JoinReply, Joiner, Peer, RoomHandle, Tokens};
 
 /// Messages waiting to be published; beyond this they are dropped (an
@@ -97,7 +96,7 @@ impl Bus {
 
     async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut failovers = self.store.failovers();
-        let mut pause = Duration::from_millis(100);
+        let mut pause = RetryPause::default();
         let mut first = true;
         loop {
             let connected = tokio::select! {
@@ -107,12 +106,11 @@ impl Bus {
             let Some(mut stream) = connected else {
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    _ = tokio::time::sleep(pause) => {}
+                    _ = tokio::time::sleep(pause.after_failure()) => {}
                 }
-                pause = (pause * 2).min(Duration::from_secs(2));
                 continue;
             };
-            pause = Duration::from_millis(100);
+            pause.reset();
             if !first {
                 tracing::info!("pub/sub reconnected");
                 self.resync_relays();

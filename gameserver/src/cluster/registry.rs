@@ -183,12 +183,6 @@ impl Registry {
             rejoin: None,
         };
         for _ in 0..JOIN_ATTEMPTS {
-            if joiner.abandoned() {
-                return Err(JoinError::Unavailable {
-                    room: id.clone(),
-                    why: "its connection closed".into(),
-                });
-            }
             let handle = self.get_or_create(id, None)?;
             if let Ok(result) = handle.join(joiner.clone()).await {
                 return result.map(|joined| (handle, joined));

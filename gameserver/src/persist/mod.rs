@@ -37,7 +37,7 @@ pub use keys::{
 };
 pub use presence::Presence;
 pub use redact::redact_url;
-pub use store::{RedisStore, StoreError, StoreOptions};
+pub use store::{RedisStore, RetryPause, StoreError, StoreOptions};
 pub use tls::install_crypto_provider;
 pub use writer::{FlushError, OnRefused, SnapshotWriter, WriterOptions, WriterStats};
 

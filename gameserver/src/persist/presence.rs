@@ -8,7 +8,7 @@
 //! busy reply can close it while the node lives. It never closes itself on a
 //! slow answer either: a node that dropped its presence while alive would
 //! lose its rooms. It reconnects when the connection is gone or the store
-//! met a failover, like the bus.
+//! met a failover, like the bus (at once, then with the bus's `RetryPause`).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::keys::presence_channel;
-use super::store::RedisStore;
+use super::store::{RedisStore, RetryPause};
 
 /// Keeps the connection from looking idle to anything on the path.
 const KEEPALIVE: Duration = Duration::from_secs(10);
@@ -56,7 +56,7 @@ impl Presence {
 
     async fn run(self, store: RedisStore, channel: String, stop: CancellationToken) {
         let mut failovers = store.failovers();
-        let mut pause = Duration::from_millis(100);
+        let mut pause = RetryPause::default();
         loop {
             failovers.borrow_and_update();
             let why = tokio::select! {
@@ -64,17 +64,17 @@ impl Presence {
                 why = self.hold(&store, &channel) => why,
                 _ = failovers.changed() => "Redis failed over",
             };
+            let was_subscribed = self.steady_for() > Duration::ZERO;
             self.set(None);
             tracing::debug!(channel, "presence: {why}; subscribing again");
+            if was_subscribed {
+                pause.reset();
+                continue;
+            }
             tokio::select! {
                 _ = stop.cancelled() => return,
-                _ = tokio::time::sleep(pause) => {}
+                _ = tokio::time::sleep(pause.after_failure()) => {}
             }
-            pause = if why == "Redis failed over" {
-                Duration::from_millis(100)
-            } else {
-                (pause * 2).min(Duration::from_secs(2))
-            };
         }
     }
 

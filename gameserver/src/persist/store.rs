@@ -27,6 +27,31 @@ use super::tls::install_crypto_provider;
 /// Keys per SCAN round and per MGET during hydration.
 const BATCH: usize = 200;
 
+/// The wait before a dedicated connection (pub/sub, presence) is tried again
+/// after an attempt failed: 100 ms, doubling up to 2 s.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPause(Duration);
+
+impl Default for RetryPause {
+    fn default() -> Self {
+        RetryPause(Duration::from_millis(100))
+    }
+}
+
+impl RetryPause {
+    /// This wait; the next one is twice as long.
+    pub fn after_failure(&mut self) -> Duration {
+        let wait = self.0;
+        self.0 = (wait * 2).min(Duration::from_secs(2));
+        wait
+    }
+
+    /// A connection was made: the next failure waits the shortest again.
+    pub fn reset(&mut self) {
+        *self = RetryPause::default();
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
     /// Upper bound for any one call, reconnect waits included.
