@@ -16,6 +16,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 mod events;
+mod joins;
+
+use joins::{moved, Pending, JOIN_RESEND};
 
 use super::bus::{RelayInput, Route, RELAY_INBOX};
 use super::registry::{lock_role, SlotRole};
@@ -30,12 +33,6 @@ use crate::room::{
 };
 use crate::sim::PlayerId;
 
-/// A join no owner answered within this is refused (the client retries).
-const JOIN_WAIT: Duration = Duration::from_secs(10);
-/// An unanswered join is sent again this often (pub/sub may lose it, and a
-/// node that just took a room over may not listen yet); the owner answers
-/// a join it already took with the same answer.
-const JOIN_RESEND: Duration = Duration::from_secs(1);
 /// A player the owner leaves out of its updates this long is joined again.
 pub(super) const MISSING_LIMIT: Duration = Duration::from_secs(1);
 /// An empty relay lingers this long before it stops.
@@ -64,14 +61,6 @@ pub(super) struct Relayed {
     last_seq: u32,
     waiting_full: bool,
     missing_since: Option<Instant>,
-}
-
-struct Pending {
-    joiner: Joiner,
-    /// None: a player being moved to a new owner (no one waits for it).
-    reply: Option<oneshot::Sender<Result<Joined, JoinError>>>,
-    since: Instant,
-    sent: Instant,
 }
 
 /// A join to hand to the room this node now runs.
@@ -282,33 +271,6 @@ impl Relay {
         }
     }
 
-    fn ask_to_join(
-        &mut self,
-        joiner: Joiner,
-        reply: Option<oneshot::Sender<Result<Joined, JoinError>>>,
-    ) {
-        self.send_join(&joiner);
-        let now = Instant::now();
-        let pending = Pending {
-            joiner,
-            reply,
-            since: now,
-            sent: now,
-        };
-        self.pending.insert(pending.joiner.conn, pending);
-    }
-
-    fn send_join(&self, joiner: &Joiner) {
-        self.send(ToOwner::Join {
-            node: self.cluster.node.clone(),
-            conn: joiner.conn,
-            name: joiner.name.clone().map(|n| n.into_string()),
-            presented: joiner.tokens.presented,
-            fresh: joiner.tokens.fresh,
-            rejoin: joiner.rejoin,
-        });
-    }
-
     fn on_input(&mut self, input: RelayInput) {
         match input {
             RelayInput::Resync => {
@@ -437,59 +399,8 @@ impl Relay {
         }
     }
 
-    /// Joins every player again, at whoever owns the room now.
-    fn move_players(&mut self) {
-        let players: Vec<Relayed> = self.players.drain().map(|(_, p)| p).collect();
-        for p in players {
-            self.move_player(p);
-        }
-        self.resend_pending();
-    }
-
-    pub(super) fn move_player(&mut self, p: Relayed) {
-        let joiner = moved(p.joiner, p.last_seq);
-        self.ask_to_join(joiner, None);
-    }
-
-    fn resend_pending(&mut self) {
-        self.forget_abandoned();
-        let pending: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
-        for p in pending {
-            self.ask_to_join(p.joiner, p.reply);
-        }
-    }
-
-    /// Sends again the joins unanswered for at least `after`.
-    fn resend_joins(&mut self, now: Instant, after: Duration) {
-        self.forget_abandoned();
-        let unanswered: Vec<Joiner> = self
-            .pending
-            .values_mut()
-            .filter(|p| now.duration_since(p.sent) >= after)
-            .map(|p| {
-                p.sent = now;
-                p.joiner.clone()
-            })
-            .collect();
-        for joiner in &unanswered {
-            self.send_join(joiner);
-        }
-    }
-
-    /// Joins whose client gave up are never sent again: arriving after the
-    /// client's next reconnect, one would replace it.
-    fn forget_abandoned(&mut self) {
-        for (_, p) in self.pending.extract_if(|_, p| p.joiner.abandoned()) {
-            if let Some(reply) = p.reply {
-                let _ = reply.send(Err(JoinError::Unavailable {
-                    room: self.room.clone(),
-                    why: "its connection closed".into(),
-                }));
-            }
-        }
-    }
-
-    /// The heartbeat; joins sent again, or refused when they waited too long.
+    /// The heartbeat: the owner hears which sockets are here; joins are sent
+    /// again, or refused when they waited too long.
     fn beat(&mut self, now: Instant) {
         let mut conns: Vec<ConnId> = self.players.keys().copied().collect();
         conns.extend(
@@ -505,26 +416,7 @@ impl Relay {
             });
         }
         self.resend_joins(now, JOIN_RESEND);
-        let late: Vec<ConnId> = self
-            .pending
-            .iter()
-            .filter(|(_, p)| now.duration_since(p.since) > JOIN_WAIT)
-            .map(|(conn, _)| *conn)
-            .collect();
-        for conn in late {
-            let Some(p) = self.pending.remove(&conn) else {
-                continue;
-            };
-            match p.reply {
-                Some(reply) => {
-                    let _ = reply.send(Err(JoinError::Unavailable {
-                        room: self.room.clone(),
-                        why: format!("its owner {} did not answer", self.owner.node),
-                    }));
-                }
-                None => send_away(&p.joiner),
-            }
-        }
+        self.refuse_late(now);
     }
 
     fn idle(&mut self, now: Instant) -> bool {
@@ -606,13 +498,6 @@ pub(super) fn outbox(joiner: &Joiner) -> Option<&Outbox> {
         Peer::Local(outbox) => Some(outbox),
         Peer::Remote(_) => None,
     }
-}
-
-/// The same connection joining again, at a new owner: it must resume, gets
-/// no second welcome, and its inputs up to `last_seq` count as seen.
-fn moved(mut joiner: Joiner, last_seq: u32) -> Joiner {
-    joiner.rejoin = Some(last_seq.max(joiner.rejoin.unwrap_or(0)));
-    joiner
 }
 
 /// Its room moved and it could not follow: the client reconnects.
