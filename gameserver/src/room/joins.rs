@@ -40,7 +40,7 @@ impl Room {
                 player,
                 !self.sessions.has_token(player, &joiner.tokens.fresh),
             ),
-            (None, Some(player)) if joiner.rejoin.is_some() && self.connected_elsewhere(player) => {
+            (None, Some(player)) if joiner.rejoin.is_some() && self.has_connection(player) => {
                 // A connection moved here by a takeover, arriving after its
                 // player reconnected (a message delayed by a failover): the
                 // reconnect is newer, and keeps the player.
@@ -141,7 +141,7 @@ impl Room {
     }
 
     /// The player has a connection (here or through another node).
-    fn connected_elsewhere(&self, player: PlayerId) -> bool {
+    fn has_connection(&self, player: PlayerId) -> bool {
         self.sessions
             .get(player)
             .is_some_and(|session| session.conn().is_some())
